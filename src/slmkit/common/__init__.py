@@ -1,0 +1,1 @@
+"""Shared plumbing: errors, atomic writes, run-directory paths, devices, distributed helpers."""

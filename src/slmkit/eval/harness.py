@@ -1,0 +1,105 @@
+"""`slm eval lm`: loss, perplexity and bits-per-byte of a checkpoint on text files, printed as JSON.
+
+Text files: TinyStories `.txt` (documents separated by `<|endoftext|>`), plain `.txt` (one document), or `.jsonl`
+(field `text`). The token stream is `<eot> doc1 <eot> doc2 ...`; it is cut into non-overlapping `seq_len` windows and
+every token after the first is scored once. Bytes = UTF-8 bytes of the documents + 1 per `<|endoftext|>` scored.
+
+Example:
+    slm eval lm --ckpt runs/quickstart --text ../shared/data/tinystories-v1-valid-sample/TinyStories-valid-sample.txt
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from slmkit.common.atomic import atomic_write_json
+from slmkit.common.device import pick_device
+from slmkit.common.errors import InputError, MissingFileError
+from slmkit.config import check, opt
+from slmkit.eval.lm import lm_report, score_tokens
+from slmkit.infer.load import load_checkpoint
+from slmkit.tokenizer import Tokenizer
+
+EOT_TEXT = "<|endoftext|>"
+
+
+@dataclass
+class EvalLMConfig:
+    ckpt: str = opt(None, "checkpoint folder, ckpt/<stage> folder, or run directory")
+    text: list[str] = opt(factory=list, help="text files to score (.txt, TinyStories .txt, .jsonl with 'text')")
+    seq_len: int | None = opt(None, "window length (default: the model's context length)")
+    batch_size: int = opt(8, "windows per forward pass")
+    device: str = opt("auto", "auto, cpu, cuda")
+    out: str | None = opt(None, "also write the JSON report to this file")
+
+    def __post_init__(self):
+        check(self.ckpt is not None, "ckpt", self.ckpt, "a checkpoint (--ckpt DIR)")
+        check(len(self.text) > 0, "text", self.text, "at least one text file (--text FILE)")
+        check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+
+
+def read_documents(path: Path) -> list[str]:
+    """Documents of a text file for scoring (see module docstring)."""
+    if not path.is_file():
+        raise MissingFileError(path, expected="a text file to evaluate")
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), found=f"invalid UTF-8 at byte {exc.start}", expected="UTF-8 text") from None
+    if path.suffix == ".jsonl":
+        docs = []
+        for n, line in enumerate(raw.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                docs.append(json.loads(line)["text"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise InputError(f"{path}:{n}", found=line[:40], expected='a JSON object with a "text" field') from None
+        return docs
+    docs = [d.strip() for d in raw.split(EOT_TEXT)]
+    return [d for d in docs if d]
+
+
+def token_stream(docs: list[str], tokenizer: Tokenizer) -> tuple[np.ndarray, int]:
+    """(`<eot> doc1 <eot> doc2 ...` as ids, bytes of everything that gets scored)."""
+    eot = tokenizer.eot_id
+    ids: list[int] = [eot]
+    for i, doc in enumerate(docs):
+        ids.extend(tokenizer.encode(doc))
+        if i < len(docs) - 1:
+            ids.append(eot)
+    n_bytes = sum(len(d.encode("utf-8")) for d in docs) + (len(docs) - 1)  # 1 byte per separator
+    return np.asarray(ids, dtype=np.int64), n_bytes
+
+
+def evaluate_text(model, tokenizer: Tokenizer, docs: list[str], seq_len: int, batch_size: int, device) -> dict:
+    """lm_report of `docs`. Example: `evaluate_text(model, tok, ["Once upon a time."], 256, 8, "cpu")`"""
+    tokens, n_bytes = token_stream(docs, tokenizer)
+    total, count = score_tokens(model, tokens, seq_len, batch_size, device)
+    return dict(lm_report(total, count, n_bytes), documents=len(docs))
+
+
+def eval_lm_stage(cfg: EvalLMConfig) -> dict[str, Any]:
+    """Score each text file; print and return {"files": {path: report}, "total": report}."""
+    device = pick_device(cfg.device)
+    loaded = load_checkpoint(cfg.ckpt, device)
+    seq_len = min(cfg.seq_len or loaded.model.cfg.context_length, loaded.model.cfg.context_length)
+    per_file, totals = {}, [0.0, 0, 0]
+    for name in cfg.text:
+        report = evaluate_text(
+            loaded.model, loaded.tokenizer, read_documents(Path(name)), seq_len, cfg.batch_size, device
+        )
+        per_file[name] = report
+        totals[0] += report["loss"] * report["tokens"]
+        totals[1] += report["tokens"]
+        totals[2] += report["bytes"]
+    result = {"checkpoint": str(loaded.path), "seq_len": seq_len, "files": per_file, "total": lm_report(*totals)}
+    print(json.dumps(result, indent=2))
+    if cfg.out:
+        atomic_write_json(cfg.out, result)
+    return result

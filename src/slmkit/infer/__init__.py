@@ -1,0 +1,1 @@
+"""slmkit.infer"""
