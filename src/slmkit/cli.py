@@ -140,6 +140,8 @@ def _which_command(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `slm`. Example: `main(["data", "synth", "--n", "10", "--out", "/tmp/s"])`"""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:  # torchrun passes a leading "--" through (it protects our options from its parser)
+        argv = argv[1:]
     try:
         parser = build_parser(only=_which_command(argv))
         args = parser.parse_args(argv)

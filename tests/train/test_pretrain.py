@@ -135,7 +135,7 @@ def test_two_cpu_ranks_equal_one_process_with_double_accumulation(copy_run, tmp_
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"), OMP_NUM_THREADS="1")
     ddp = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-         "-m", "slmkit.cli", *cli_args(copy_run, max_steps=8, grad_accum=1, eval_interval=8, ckpt_interval=8)],
+         "-m", "slmkit", "--", *cli_args(copy_run, max_steps=8, grad_accum=1, eval_interval=8, ckpt_interval=8)],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]

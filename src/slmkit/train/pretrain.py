@@ -5,7 +5,7 @@ Reads `<run>/shards/{train,val}.bin` + `meta.json` and `<run>/tokenizer/tokenize
 
 Example:
     slm pretrain --run runs/x --preset tiny --max-steps 500
-    torchrun --nproc_per_node=2 -m slmkit.cli pretrain --run runs/x --preset tiny
+    torchrun --nproc_per_node=2 -m slmkit -- pretrain --run runs/x --preset tiny
 """
 
 from __future__ import annotations
