@@ -144,3 +144,20 @@ def test_two_cpu_ranks_equal_one_process_with_double_accumulation(copy_run, tmp_
     for step in range(1, 9):
         assert multi[step] == pytest.approx(one[step], rel=1e-4), step
     assert json.loads((copy_run / "ckpt/base/latest/trainer_state.json").read_text())["tokens"] == 8 * 2 * 4 * 32
+
+
+def test_ctrl_c_stops_after_the_step_and_checkpoints(copy_run):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    proc = subprocess.Popen([sys.executable, "-m", "slmkit", *cli_args(copy_run, max_steps=100000, ckpt_interval=10**6)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (copy_run / "metrics.jsonl").exists() or len(losses(copy_run)) < 3:
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert "interrupted" in out
+    state = json.loads((copy_run / "ckpt/base/latest/trainer_state.json").read_text())
+    assert 3 <= state["step"] < 100000
+    assert max(losses(copy_run)) == state["step"]
