@@ -75,3 +75,25 @@ def test_rmsnorm_dtypes(dtype):
     y = RMSNorm(8).to(dtype)(x)
     assert y.dtype == dtype
     torch.testing.assert_close(y.float(), F.rms_norm(x.float(), (8,), eps=1e-5), atol=2e-2, rtol=2e-2)
+
+
+def test_fused_ops_gradcheck():
+    from slmkit.model.layers import _SplitHeadsRope, _SwiGLUActivation
+
+    gate_up = torch.randn(2, 3, 10, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(_SwiGLUActivation.apply, (gate_up,))
+    cos, sin = (t.double() for t in RotaryEmbedding(ModelConfig(d_model=32, n_heads=4, context_length=8)).get(2, 5))
+    qkv = torch.randn(2, 5, 4 + 2 * 2, 8, dtype=torch.float64, requires_grad=True)  # nh=4, nkv=2, hs=8
+    assert torch.autograd.gradcheck(lambda t: _SplitHeadsRope.apply(t, cos, sin, 4, 2), (qkv,))
+
+
+def test_split_heads_rope_matches_plain_ops():
+    from slmkit.model.layers import _SplitHeadsRope
+
+    cos, sin = RotaryEmbedding(ModelConfig(d_model=32, n_heads=4, context_length=8)).get(0, 6)
+    qkv = torch.randn(2, 6, 8, 8)
+    q, k, v = _SplitHeadsRope.apply(qkv, cos, sin, 4, 2)
+    assert q.shape == (2, 4, 6, 8) and k.shape == v.shape == (2, 2, 6, 8)
+    torch.testing.assert_close(q, apply_rope(qkv[:, :, :4], cos, sin).transpose(1, 2))
+    torch.testing.assert_close(k, apply_rope(qkv[:, :, 4:6], cos, sin).transpose(1, 2))
+    torch.testing.assert_close(v, qkv[:, :, 6:].transpose(1, 2))

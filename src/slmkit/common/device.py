@@ -77,3 +77,23 @@ def peak_flops(device: torch.device, dtype: torch.dtype | None) -> float:
             if key in name:
                 return value if dtype is not None else value / 2
     return measure_fp32_gemm_peak(device=device)
+
+
+def tune_cpu_allocator() -> None:
+    """Keep freed large blocks in glibc's heap instead of returning them to the OS after every step.
+
+    Training frees and reallocates the same big activation buffers each step; by default glibc unmaps blocks over
+    32 MiB, so each step page-faults them back in (measured ~5-9% of a CPU training step here). No-op off glibc.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, 1 << 30)

@@ -57,7 +57,7 @@ def score_tokens(model, tokens: np.ndarray, seq_len: int, batch_size: int = 8, d
     try:
         for x, y in sequential_windows(tokens, seq_len, batch_size):
             out = model(x.to(device), y.to(device), return_logits=False, loss_reduction="sum")
-            total += float(out.loss)
+            total += float(out.ce_loss)  # cross-entropy only: a mixture of experts adds router losses to .loss
             count += y.numel()
     finally:
         model.train(was_training)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import torch
 
 from slmkit.common.atomic import atomic_write_text
-from slmkit.common.device import autocast_context, peak_flops, pick_device, resolve_dtype
+from slmkit.common.device import autocast_context, peak_flops, pick_device, resolve_dtype, tune_cpu_allocator
 from slmkit.common.dist import DistInfo, barrier, cleanup_distributed, init_distributed
 from slmkit.common.errors import ConfigError, InputError, MissingFileError
 from slmkit.common.log import print0
@@ -184,6 +184,8 @@ def _pretrain(cfg: PretrainConfig, run: RunDir, device: torch.device, info: Dist
         device = torch.device("cuda", info.local_rank)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if device.type == "cpu":
+        tune_cpu_allocator()
     tokenizer, tok_path, meta, shards_dir = _load_inputs(cfg, run)
     stage_dir = run.ckpt_dir(cfg.stage)
     resume_dir = latest_checkpoint(stage_dir) if cfg.resume else None
@@ -303,7 +305,7 @@ def _evaluate(model, loader: TokenBatchLoader, n_batches: int, bytes_per_token: 
     total = torch.zeros(2, dtype=torch.float64)  # (sum of losses, count)
     for i in range(info.rank, n_batches, info.world_size):
         x, y = loader.batch(i, device)
-        total[0] += float(model(x, y, return_logits=False).loss)
+        total[0] += float(model(x, y, return_logits=False).ce_loss)  # without MoE router losses
         total[1] += 1
     model.train(was_training)
     if info.enabled:

@@ -14,8 +14,8 @@ Ours:
   and writing included.
 
 Usage:
-    python bench/tokenize.py                      # TinyStories v1 train sample from ../shared/data
-    python bench/tokenize.py --text my.txt --vocab-size 8192 --repeats 5
+    python bench/tokenize_speed.py                      # TinyStories v1 train sample from ../shared/data
+    python bench/tokenize_speed.py --text my.txt --vocab-size 8192 --repeats 5
 """
 
 from __future__ import annotations
