@@ -148,8 +148,9 @@ def test_two_cpu_ranks_equal_one_process_with_double_accumulation(copy_run, tmp_
 
 def test_ctrl_c_stops_after_the_step_and_checkpoints(copy_run):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
-    proc = subprocess.Popen([sys.executable, "-m", "slmkit", *cli_args(copy_run, max_steps=100000, ckpt_interval=10**6)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = cli_args(copy_run, max_steps=100000, ckpt_interval=10**6)
+    proc = subprocess.Popen([sys.executable, "-m", "slmkit", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (copy_run / "metrics.jsonl").exists() or len(losses(copy_run)) < 3:
         assert proc.poll() is None and time.time() < deadline
