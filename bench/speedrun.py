@@ -117,7 +117,7 @@ def main() -> None:
     out = Path(args.out)
     for name, st in (("reference", reference), ("ours", stages)):
         if args.only in (None, name):
-            results.append(run_one(name + args.tag, st, out, args.minutes, val_file))
+            results.append(run_one(name + (f"-{args.tag}" if args.tag else ""), st, out, args.minutes, val_file))
             print(json.dumps(results[-1]))
     print(f"\n{'run':<18}{'bpb':>8}{'params':>10}{'tokens':>11}{'tok/s':>9}")
     for r in results:
