@@ -150,6 +150,8 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
         "pretrain": {
             "preset": cfg.preset, "max_minutes": cfg.minutes, "max_steps": cfg.max_steps, "seed": cfg.seed,
             "eval_interval": 250, "ckpt_interval": 250, "log_interval": 10,
+            # the learning rate and batch that won the CPU speedrun experiments (docs/benchmarks.md)
+            "batch_size": 8, "optim": {"lr": 6e-3},
         },
         "generate": {"n": cfg.samples, "seed": cfg.seed, "max_tokens": 200},
     }
