@@ -129,9 +129,10 @@ class QuickstartConfig:
     stories: int = opt(20000, "synthetic stories to generate")
     vocab_size: int = opt(2048, "tokenizer vocabulary size")
     preset: str = opt("tiny", "model preset")
-    minutes: float = opt(5.0, "minutes of pre-training")
+    minutes: float = opt(6.5, "minutes of pre-training")
     max_steps: int = opt(3000, "pre-training steps at most")
     samples: int = opt(3, "stories sampled at the end")
+    temperature: float = opt(0.6, "sampling temperature of the final stories")
     seed: int = opt(0, "seed for data generation and training")
 
     def __post_init__(self):
@@ -153,7 +154,7 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
             # the learning rate and batch that won the CPU speedrun experiments (docs/benchmarks.md)
             "batch_size": 8, "optim": {"lr": 6e-3},
         },
-        "generate": {"n": cfg.samples, "seed": cfg.seed, "max_tokens": 200},
+        "generate": {"n": cfg.samples, "seed": cfg.seed, "max_tokens": 250, "temperature": cfg.temperature},
     }
     results = run_stages(stages, run)
     print0(f"\ndone: run directory {run.root} (checkpoints in {run.ckpt_dir()}, plot in {run.plots_dir / 'loss.png'})")
