@@ -129,13 +129,15 @@ def test_corrupt_checkpoint_is_a_clear_error(copy_run):
 
 
 @pytest.mark.slow
-def test_two_cpu_ranks_equal_one_process_with_double_accumulation(copy_run, tmp_path):
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_cpu_ranks_equal_one_process_with_double_accumulation(copy_run, tmp_path, strategy):
     single = tmp_path / "single"
     shutil.copytree(copy_run, single)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"), OMP_NUM_THREADS="1")
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-         "-m", "slmkit", "--", *cli_args(copy_run, max_steps=8, grad_accum=1, eval_interval=8, ckpt_interval=8)],
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+         f"--master_port={29533 if strategy == 'ddp' else 29534}", "-m", "slmkit", "--",
+         *cli_args(copy_run, max_steps=8, grad_accum=1, eval_interval=8, ckpt_interval=8, distributed=strategy)],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
@@ -144,6 +146,12 @@ def test_two_cpu_ranks_equal_one_process_with_double_accumulation(copy_run, tmp_
     for step in range(1, 9):
         assert multi[step] == pytest.approx(one[step], rel=1e-4), step
     assert json.loads((copy_run / "ckpt/base/latest/trainer_state.json").read_text())["tokens"] == 8 * 2 * 4 * 32
+    # the gathered checkpoint holds the same weights as the single-process run
+    a = load_file(str(copy_run / "ckpt/base/latest/model.safetensors"))
+    b = load_file(str(single / "ckpt/base/latest/model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert (a[key] - b[key]).abs().max().item() < 1e-4, key
 
 
 def test_ctrl_c_stops_after_the_step_and_checkpoints(copy_run):

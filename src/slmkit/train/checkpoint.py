@@ -136,6 +136,14 @@ def _point_latest(stage_dir: Path, target: str) -> None:
     os.replace(tmp, stage_dir / "latest")  # atomic swap of the pointer
 
 
+def tied_duplicate_names(model: torch.nn.Module) -> set[str]:
+    """Names of tied parameters that safetensors' `save_model` leaves out (all but the first, sorted, of a group)."""
+    groups: dict[int, list[str]] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        groups.setdefault(id(param), []).append(name)
+    return {name for names in groups.values() for name in sorted(names)[1:]}
+
+
 def save_checkpoint(
     stage_dir: Path,
     step: int,
@@ -157,7 +165,9 @@ def save_checkpoint(
         config = {"model": to_dict(model_cfg), "stage": stage_dir.name, "train": stage_config or {}}
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
         if model_state is not None:
-            save_file({k: v.contiguous() for k, v in model_state.items()}, str(tmp / WEIGHTS_FILE))
+            drop = tied_duplicate_names(model)
+            tensors = {k: v.contiguous() for k, v in model_state.items() if k not in drop}
+            save_file(tensors, str(tmp / WEIGHTS_FILE))
         else:
             save_model(model, str(tmp / WEIGHTS_FILE))  # handles tied weights
         shutil.copyfile(tokenizer_path, tmp / TOKENIZER_FILE)
@@ -182,8 +192,16 @@ def load_training_state(
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(str(state_path), found="an unreadable trainer state", expected="a slmkit checkpoint") from None
     load_weights(model, ckpt_dir / WEIGHTS_FILE)
-    if optimizer is not None and (ckpt_dir / OPTIMIZER_FILE).is_file():
-        optimizer.load_state_dict(load_state_tree(ckpt_dir / OPTIMIZER_FILE, ckpt_dir / OPTIMIZER_META_FILE))
+    if optimizer is not None:
+        load_optimizer_state(ckpt_dir, optimizer)
     if "rng" in state:
         restore_rng_state(state["rng"])
     return state
+
+
+def load_optimizer_state(ckpt_dir: Path, optimizer: torch.optim.Optimizer) -> bool:
+    """Restore optimizer moments saved with a checkpoint; False when the checkpoint has none (e.g. FSDP runs)."""
+    if not (ckpt_dir / OPTIMIZER_FILE).is_file():
+        return False
+    optimizer.load_state_dict(load_state_tree(ckpt_dir / OPTIMIZER_FILE, ckpt_dir / OPTIMIZER_META_FILE))
+    return True

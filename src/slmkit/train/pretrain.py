@@ -35,7 +35,13 @@ from slmkit.model.config import PRESETS, ModelConfig
 from slmkit.model.flops import flops_per_token
 from slmkit.model.transformer import Transformer
 from slmkit.tokenizer import Tokenizer
-from slmkit.train.checkpoint import latest_checkpoint, list_checkpoints, load_training_state, save_checkpoint
+from slmkit.train.checkpoint import (
+    latest_checkpoint,
+    list_checkpoints,
+    load_optimizer_state,
+    load_training_state,
+    save_checkpoint,
+)
 from slmkit.train.loop import LoopSettings, TrainerState, TrainingJob, train
 from slmkit.train.metrics_log import MetricsLogger, plot_losses
 from slmkit.train.optim import OptimConfig, build_optimizer, lr_multiplier
@@ -209,16 +215,20 @@ def _pretrain(cfg: PretrainConfig, run: RunDir, device: torch.device, info: Dist
     torch.manual_seed(cfg.seed)
     model = Transformer(model_cfg).to(device)
     raw_model = model
-    optimizer = build_optimizer(raw_model, cfg.optim, device.type)
     state = TrainerState()
     if resume_dir is not None:
-        state = TrainerState.from_json(load_training_state(resume_dir, raw_model, optimizer))
+        state = TrainerState.from_json(load_training_state(resume_dir, raw_model, optimizer=None))
         print0(f"resumed from {resume_dir} at step {state.step}")
-    # derive per-rank streams after restoring RNG, so dropout differs per rank
-    torch.manual_seed(cfg.seed + 1000 * info.rank + state.step)
+    if resume_dir is None or info.rank > 0:
+        # a fresh stream per rank (dropout differs across ranks); a resumed single process keeps its restored RNG
+        torch.manual_seed(cfg.seed + 1000 * info.rank + state.step)
     if cfg.compile:
         model = torch.compile(model)
     model = _wrap_distributed(model, cfg, info, device)
+    # built after wrapping: FSDP replaces the parameters with sharded ones
+    optimizer = build_optimizer(raw_model, cfg.optim, device.type)
+    if resume_dir is not None and not load_optimizer_state(resume_dir, optimizer):
+        print0("note: this checkpoint has no optimizer state (FSDP run); AdamW moments start from zero")
     amp_dtype = resolve_dtype(device, cfg.precision)
 
     n_params = raw_model.num_params()
