@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from slmkit.common.device import tune_cpu_allocator
 from slmkit.model import ModelConfig, Transformer, flops_per_token
 
 
@@ -91,6 +92,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    tune_cpu_allocator()  # as `slm pretrain` does on CPU; one process, so it applies to both models alike
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=4096, context_length=256, n_layers=6, n_heads=6, d_model=384)
     seq_len = cfg.context_length
