@@ -88,7 +88,7 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path, capsys):
     cfg.write_text("run: x\nmodel: {n_heads: 3, d_model: 64}\n")
     assert main(["pretrain", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: model.") and "n_heads" in err or "d_model" in err
+    assert err.startswith("error: model.") and ("n_heads" in err or "d_model" in err)
 
 
 def test_config_file_then_flags(tmp_path):

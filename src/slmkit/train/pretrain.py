@@ -248,10 +248,18 @@ def _pretrain(cfg: PretrainConfig, run: RunDir, device: torch.device, info: Dist
         val_loader = TokenBatchLoader(
             val_tokens, cfg.batch_size, seq_len, seed=cfg.seed + 1, name=f"{shards_dir}/val.bin"
         )
-        eval_fn = partial(_evaluate, raw_model, val_loader, cfg.eval_batches, meta.bytes_per_token("val"), info, device)
+        # FSDP ranks must run every forward together (each one all-gathers weights), so they do not split batches
+        split = info if cfg.distributed == "ddp" else DistInfo()
+        eval_fn = partial(
+            _evaluate, raw_model, val_loader, cfg.eval_batches, meta.bytes_per_token("val"), split, device
+        )
 
     logger = MetricsLogger(run, resume_step=state.step if resume_dir else None) if info.is_main else None
-    sample_fn = partial(_print_sample, raw_model, tokenizer, cfg, run) if info.is_main and cfg.sample_prompt else None
+    sharded = info.enabled and cfg.distributed == "fsdp"  # then every rank must take part in sampling's forwards
+    sampling_ranks = sharded or info.is_main
+    sample_fn = (
+        partial(_print_sample, raw_model, tokenizer, cfg, run, info) if sampling_ranks and cfg.sample_prompt else None
+    )
 
     def save(st: TrainerState) -> None:
         full_state = _full_state_dict(model, cfg, info)
@@ -329,7 +337,7 @@ def _evaluate(model, loader: TokenBatchLoader, n_batches: int, bytes_per_token: 
     }
 
 
-def _print_sample(model, tokenizer: Tokenizer, cfg: PretrainConfig, run: RunDir, step: int) -> None:
+def _print_sample(model, tokenizer: Tokenizer, cfg: PretrainConfig, run: RunDir, info: DistInfo, step: int) -> None:
     prompt = [tokenizer.eot_id] + tokenizer.encode(cfg.sample_prompt)
     ids = generate(
         model,
@@ -341,6 +349,8 @@ def _print_sample(model, tokenizer: Tokenizer, cfg: PretrainConfig, run: RunDir,
     )[0]
     text = cfg.sample_prompt + tokenizer.decode(ids)
     print0(f"sample: {text}\n")
+    if not info.is_main:
+        return
     run.samples_dir.mkdir(parents=True, exist_ok=True)
     with open(run.samples_dir / f"{cfg.stage}.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps({"step": step, "prompt": cfg.sample_prompt, "text": text}) + "\n")
