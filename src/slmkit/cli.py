@@ -11,49 +11,16 @@ Example:
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from dataclasses import MISSING, dataclass
+from dataclasses import MISSING
 from typing import Any, Literal, get_args, get_origin
 
 from slmkit.common.errors import SlmkitError
 from slmkit.config import build_config, cli_fields, field_default, load_yaml
+from slmkit.stages import STAGES, Stage
 
-
-@dataclass(frozen=True)
-class Command:
-    """One `slm` subcommand: where its config class and stage function live (imported lazily)."""
-
-    name: str  # "data synth"
-    target: str  # "module:ConfigClass:function"
-    help: str
-    positional: tuple[str, ...] = ()  # config fields taken as positional arguments
-
-    def load(self) -> tuple[type, Any]:
-        module_name, config_name, func_name = self.target.split(":")
-        module = importlib.import_module(module_name)
-        return getattr(module, config_name), getattr(module, func_name)
-
-
-COMMANDS: list[Command] = [
-    Command("quickstart", "slmkit.pipeline:QuickstartConfig:quickstart", "Run the whole pipeline on built-in stories."),
-    Command("run", "slmkit.pipeline:RecipeRunConfig:run_recipe", "Run the stages of a YAML recipe.", ("recipe",)),
-    Command("data synth", "slmkit.data.synth:SynthConfig:synth_stage", "Generate TinyStories-style stories."),
-    Command("data prepare", "slmkit.data.prepare:PrepareConfig:prepare_stage", "Clean, dedup and split text."),
-    Command("data encode", "slmkit.data.encode:EncodeConfig:encode_stage", "Encode splits into token shards."),
-    Command("data teacher", "slmkit.data.teacher:TeacherConfig:teacher_stage", "Generate data with a teacher LLM."),
-    Command(
-        "data download", "slmkit.data.download:DownloadConfig:download_stage", "Download a public corpus.", ("dataset",)
-    ),
-    Command(
-        "tokenizer train",
-        "slmkit.tokenizer.train:TokenizerTrainConfig:tokenizer_train_stage",
-        "Train a byte-level BPE tokenizer.",
-    ),
-    Command("pretrain", "slmkit.train.pretrain:PretrainConfig:pretrain_stage", "Pre-train a language model."),
-    Command("eval lm", "slmkit.eval.harness:EvalLMConfig:eval_lm_stage", "Loss, perplexity, bits-per-byte of text."),
-    Command("generate", "slmkit.infer.cli_generate:GenerateConfig:generate_stage", "Generate text from a checkpoint."),
-]
+# Every stage is a subcommand (stages.py holds the table; recipes use the same one).
+COMMANDS: list[Stage] = list(STAGES.values())
 
 
 def _flag_kwargs(name: str, field: Any, tp: Any) -> dict[str, Any]:
@@ -80,7 +47,7 @@ def _flag_kwargs(name: str, field: Any, tp: Any) -> dict[str, Any]:
     return kwargs
 
 
-def _add_command_parser(subparsers: Any, cmd: Command, leaf: str) -> None:
+def _add_command_parser(subparsers: Any, cmd: Stage, leaf: str) -> None:
     parser = subparsers.add_parser(leaf, help=cmd.help, description=cmd.help)
     parser.set_defaults(_command=cmd)
     parser.add_argument("--config", metavar="YAML", help="YAML file with the same keys as the options below")
@@ -109,9 +76,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     top = parser.add_subparsers(title="commands", metavar="COMMAND")
     groups: dict[str, Any] = {}
     for cmd in COMMANDS:
-        words = cmd.name.split()
+        words = cmd.command.split()
         if len(words) == 1:
-            if only in (None, cmd.name):
+            if only in (None, cmd.command):
                 _add_command_parser(top, cmd, words[0])
             else:
                 top.add_parser(words[0], help=cmd.help)
@@ -120,7 +87,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if group not in groups:
             gp = top.add_parser(group, help=f"{group} commands ({group} --help lists them)")
             groups[group] = gp.add_subparsers(title=f"{group} commands", metavar="COMMAND")
-        if only in (None, cmd.name, group):
+        if only in (None, cmd.command, group):
             _add_command_parser(groups[group], cmd, leaf)
         else:
             groups[group].add_parser(leaf, help=cmd.help)
@@ -129,7 +96,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def _which_command(argv: list[str]) -> str | None:
     words = [a for a in argv if not a.startswith("-")][:2]
-    names = {c.name for c in COMMANDS}
+    names = {c.command for c in COMMANDS}
     if len(words) >= 2 and " ".join(words) in names:
         return " ".join(words)
     if words and (words[0] in names or any(n.startswith(words[0] + " ") for n in names)):
@@ -145,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser(only=_which_command(argv))
         args = parser.parse_args(argv)
-        cmd: Command | None = getattr(args, "_command", None)
+        cmd: Stage | None = getattr(args, "_command", None)
         if cmd is None:
             parser.print_help()
             return 0

@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import time
 from dataclasses import dataclass
@@ -35,27 +34,17 @@ from slmkit.common.errors import ConfigError
 from slmkit.common.log import print0
 from slmkit.common.runs import RunDir
 from slmkit.config import build_config, check, load_yaml, opt
+from slmkit.stages import STAGES
 
-# recipe stage name -> "module:ConfigClass:function"
-STAGES: dict[str, str] = {
-    "synth": "slmkit.data.synth:SynthConfig:synth_stage",
-    "prepare": "slmkit.data.prepare:PrepareConfig:prepare_stage",
-    "tokenizer": "slmkit.tokenizer.train:TokenizerTrainConfig:tokenizer_train_stage",
-    "encode": "slmkit.data.encode:EncodeConfig:encode_stage",
-    "pretrain": "slmkit.train.pretrain:PretrainConfig:pretrain_stage",
-    "eval_lm": "slmkit.eval.harness:EvalLMConfig:eval_lm_stage",
-    "generate": "slmkit.infer.cli_generate:GenerateConfig:generate_stage",
-}
 PATH_KEYS = {"source", "val_source", "text", "input", "tokenizer", "shards", "out"}
 RUN_KEY = {"generate": "ckpt", "eval_lm": "ckpt"}  # stages that take the run directory under another name
 
 
 def _load_stage(name: str) -> tuple[type, Any]:
-    if name not in STAGES:
-        raise ConfigError(f"stages.{name}", found="an unknown stage", expected=f"one of {', '.join(STAGES)}")
-    module_name, config_name, func_name = STAGES[name].split(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, config_name), getattr(module, func_name)
+    if name not in STAGES or name in ("quickstart", "run"):
+        recipe_stages = [n for n in STAGES if n not in ("quickstart", "run")]
+        raise ConfigError(f"stages.{name}", found="an unknown stage", expected=f"one of {', '.join(recipe_stages)}")
+    return STAGES[name].load()
 
 
 def _resolve_paths(options: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
