@@ -121,7 +121,7 @@ class QuickstartConfig:
     minutes: float = opt(6.5, "minutes of pre-training")
     max_steps: int = opt(3000, "pre-training steps at most")
     samples: int = opt(3, "stories sampled at the end")
-    temperature: float = opt(0.6, "sampling temperature of the final stories")
+    temperature: float = opt(0.4, "sampling temperature of the final stories (low: names stay consistent)")
     seed: int = opt(0, "seed for data generation and training")
 
     def __post_init__(self):
