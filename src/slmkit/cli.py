@@ -19,9 +19,6 @@ from slmkit.common.errors import SlmkitError
 from slmkit.config import build_config, cli_fields, field_default, load_yaml
 from slmkit.stages import STAGES, Stage
 
-# Every stage is a subcommand (stages.py holds the table; recipes use the same one).
-COMMANDS: list[Stage] = list(STAGES.values())
-
 
 def _flag_kwargs(name: str, field: Any, tp: Any) -> dict[str, Any]:
     """argparse kwargs for one config leaf; values stay strings and are coerced by `build_config`."""
@@ -75,7 +72,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"slmkit {__version__}")
     top = parser.add_subparsers(title="commands", metavar="COMMAND")
     groups: dict[str, Any] = {}
-    for cmd in COMMANDS:
+    for cmd in STAGES.values():  # every stage is a subcommand
         words = cmd.command.split()
         if len(words) == 1:
             if only in (None, cmd.command):
@@ -96,7 +93,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def _which_command(argv: list[str]) -> str | None:
     words = [a for a in argv if not a.startswith("-")][:2]
-    names = {c.command for c in COMMANDS}
+    names = {c.command for c in STAGES.values()}
     if len(words) >= 2 and " ".join(words) in names:
         return " ".join(words)
     if words and (words[0] in names or any(n.startswith(words[0] + " ") for n in names)):

@@ -41,8 +41,8 @@ RUN_KEY = {"generate": "ckpt", "eval_lm": "ckpt"}  # stages that take the run di
 
 
 def _load_stage(name: str) -> tuple[type, Any]:
-    if name not in STAGES or name in ("quickstart", "run"):
-        recipe_stages = [n for n in STAGES if n not in ("quickstart", "run")]
+    if name not in STAGES or not STAGES[name].in_recipes:
+        recipe_stages = [n for n, stage in STAGES.items() if stage.in_recipes]
         raise ConfigError(f"stages.{name}", found="an unknown stage", expected=f"one of {', '.join(recipe_stages)}")
     return STAGES[name].load()
 

@@ -20,6 +20,7 @@ class Stage:
     target: str  # "module:ConfigClass:function"
     help: str
     positional: tuple[str, ...] = ()  # config fields taken as positional CLI arguments
+    in_recipes: bool = True  # False for commands that run recipes themselves
 
     def load(self) -> tuple[type, Any]:
         module_name, config_name, func_name = self.target.split(":")
@@ -33,8 +34,16 @@ _ALL = [
         "quickstart",
         "slmkit.pipeline:QuickstartConfig:quickstart",
         "Run the whole pipeline on built-in stories.",
+        in_recipes=False,
     ),
-    Stage("run", "run", "slmkit.pipeline:RecipeRunConfig:run_recipe", "Run the stages of a YAML recipe.", ("recipe",)),
+    Stage(
+        "run",
+        "run",
+        "slmkit.pipeline:RecipeRunConfig:run_recipe",
+        "Run the stages of a YAML recipe.",
+        ("recipe",),
+        in_recipes=False,
+    ),
     Stage("synth", "data synth", "slmkit.data.synth:SynthConfig:synth_stage", "Generate TinyStories-style stories."),
     Stage("prepare", "data prepare", "slmkit.data.prepare:PrepareConfig:prepare_stage", "Clean, dedup and split text."),
     Stage("encode", "data encode", "slmkit.data.encode:EncodeConfig:encode_stage", "Encode splits into token shards."),

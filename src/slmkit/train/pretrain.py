@@ -166,8 +166,8 @@ def _wrap_distributed(model: torch.nn.Module, cfg: PretrainConfig, info: DistInf
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def _full_state_dict(model: torch.nn.Module, cfg: PretrainConfig, info: DistInfo):
-    if info.enabled and cfg.distributed == "fsdp":
+def _full_state_dict(model: torch.nn.Module, sharded: bool):
+    if sharded:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
@@ -225,6 +225,8 @@ def _pretrain(cfg: PretrainConfig, run: RunDir, device: torch.device, info: Dist
     if cfg.compile:
         model = torch.compile(model)
     model = _wrap_distributed(model, cfg, info, device)
+    # FSDP shards the weights: every forward is collective, and there is no full optimizer state on one rank
+    sharded = info.enabled and cfg.distributed == "fsdp"
     # built after wrapping: FSDP replaces the parameters with sharded ones
     optimizer = build_optimizer(raw_model, cfg.optim, device.type)
     if resume_dir is not None and not load_optimizer_state(resume_dir, optimizer):
@@ -249,26 +251,25 @@ def _pretrain(cfg: PretrainConfig, run: RunDir, device: torch.device, info: Dist
             val_tokens, cfg.batch_size, seq_len, seed=cfg.seed + 1, name=f"{shards_dir}/val.bin"
         )
         # FSDP ranks must run every forward together (each one all-gathers weights), so they do not split batches
-        split = info if cfg.distributed == "ddp" else DistInfo()
+        split = DistInfo() if sharded else info
         eval_fn = partial(
             _evaluate, raw_model, val_loader, cfg.eval_batches, meta.bytes_per_token("val"), split, device
         )
 
     logger = MetricsLogger(run, resume_step=state.step if resume_dir else None) if info.is_main else None
-    sharded = info.enabled and cfg.distributed == "fsdp"  # then every rank must take part in sampling's forwards
-    sampling_ranks = sharded or info.is_main
+    sampling_ranks = sharded or info.is_main  # sharded: every rank takes part in sampling's forwards
     sample_fn = (
         partial(_print_sample, raw_model, tokenizer, cfg, run, info) if sampling_ranks and cfg.sample_prompt else None
     )
 
     def save(st: TrainerState) -> None:
-        full_state = _full_state_dict(model, cfg, info)
+        full_state = _full_state_dict(model, sharded)
         if info.is_main:
             save_checkpoint(
                 stage_dir,
                 st.step,
                 raw_model,
-                optimizer if not info.enabled or cfg.distributed == "ddp" else None,
+                None if sharded else optimizer,
                 dict(st.to_json(), seed=cfg.seed, data_position={"micro_batches": st.step * cfg.grad_accum}),
                 model_cfg,
                 tok_path,
