@@ -64,3 +64,19 @@ def copy_run(encoded_run, tmp_path) -> Path:
 MICRO_MODEL = {
     "model.n_layers": 2, "model.n_heads": 2, "model.d_model": 32, "model.context_length": 64,
 }
+
+
+@pytest.fixture(scope="session")
+def micro_trained_run(encoded_run, tmp_path_factory) -> Path:
+    """`encoded_run` plus a micro model pre-trained for 40 steps (ckpt/base): for tests that only read a checkpoint."""
+    import shutil
+
+    from slmkit.config import build_config
+    from slmkit.train.pretrain import PretrainConfig, pretrain_stage
+
+    run = tmp_path_factory.mktemp("micro_trained") / "run"
+    shutil.copytree(encoded_run, run)
+    opts = {**MICRO_MODEL, "run": str(run), "max_steps": 40, "batch_size": 4, "seq_len": 32, "progress": False,
+            "sample_prompt": "", "eval_interval": 40, "ckpt_interval": 40, "optim.lr": 3e-3}
+    pretrain_stage(build_config(PretrainConfig, {}, opts))
+    return run

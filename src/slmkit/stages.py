@@ -79,5 +79,11 @@ _ALL = [
         "slmkit.infer.cli_generate:GenerateConfig:generate_stage",
         "Generate text from a checkpoint.",
     ),
+    Stage(
+        "eval_stories",
+        "eval stories",
+        "slmkit.eval.story_eval:StoryEvalConfig:story_eval_stage",
+        "Write stories from beginnings and score them (age, creativity, consistency, grammar proxy).",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}

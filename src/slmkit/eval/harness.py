@@ -19,13 +19,11 @@ import numpy as np
 
 from slmkit.common.atomic import atomic_write_json
 from slmkit.common.device import pick_device
-from slmkit.common.errors import InputError, MissingFileError
 from slmkit.config import check, opt
+from slmkit.eval.documents import read_documents
 from slmkit.eval.lm import lm_report, score_tokens
 from slmkit.infer.load import load_checkpoint
 from slmkit.tokenizer import Tokenizer
-
-EOT_TEXT = "<|endoftext|>"
 
 
 @dataclass
@@ -41,28 +39,6 @@ class EvalLMConfig:
         check(self.ckpt is not None, "ckpt", self.ckpt, "a checkpoint (--ckpt DIR)")
         check(len(self.text) > 0, "text", self.text, "at least one text file (--text FILE)")
         check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
-
-
-def read_documents(path: Path) -> list[str]:
-    """Documents of a text file for scoring (see module docstring)."""
-    if not path.is_file():
-        raise MissingFileError(path, expected="a text file to evaluate")
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(str(path), found=f"invalid UTF-8 at byte {exc.start}", expected="UTF-8 text") from None
-    if path.suffix == ".jsonl":
-        docs = []
-        for n, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                docs.append(json.loads(line)["text"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise InputError(f"{path}:{n}", found=line[:40], expected='a JSON object with a "text" field') from None
-        return docs
-    docs = [d.strip() for d in raw.split(EOT_TEXT)]
-    return [d for d in docs if d]
 
 
 def token_stream(docs: list[str], tokenizer: Tokenizer) -> tuple[np.ndarray, int]:
