@@ -85,5 +85,6 @@ _ALL = [
         "slmkit.eval.story_eval:StoryEvalConfig:story_eval_stage",
         "Write stories from beginnings and score them (age, creativity, consistency, grammar proxy).",
     ),
+    Stage("judge", "judge", "slmkit.eval.judge:JudgeConfig:judge_stage", "Score items with an LLM judge and a rubric."),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}

@@ -21,6 +21,15 @@ from slmkit.common.errors import SlmkitError
 _MAX_BACKOFF_S = 60.0
 
 
+class EndpointError(SlmkitError):
+    """An HTTP error the endpoint answered with (not retried): `status` lets callers react, e.g. to a 400 for an
+    unsupported option."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class ChatReply:
     """The assistant message of one completion and why generation stopped ("stop", "length", ...)."""
@@ -67,23 +76,26 @@ class TeacherClient:
         retry_delay_s: float = 1.0,
         rpm: float = 0.0,
         api_key_env: str = "OPENAI_API_KEY",
+        role: str = "teacher",
     ):
         try:
             import openai
         except ImportError:
-            raise SlmkitError("`slm data teacher` needs the openai package: pip install 'slmkit[teacher]'") from None
+            raise SlmkitError(f"the {role} client needs the openai package: pip install 'slmkit[teacher]'") from None
         self._openai = openai
         # The client's own retries are off: ours count every failure kind the same way and log nothing twice.
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
-        self.base_url, self.model, self.api_key_env = base_url, model, api_key_env
+        self.base_url, self.model, self.api_key_env, self.role = base_url, model, api_key_env, role
         self.temperature, self.max_tokens = temperature, max_tokens
         self.max_retries, self.retry_delay_s = max_retries, retry_delay_s
         self.limiter = RateLimiter(rpm)
         self.retries_done = 0  # total retries over the client's life (reported in the summary)
         self._lock = threading.Lock()
 
-    def chat(self, messages: list[dict[str, str]]) -> ChatReply:
-        """One completion, retried on transient failures. Example: `client.chat([{"role": "user", ...}]).text`"""
+    def chat(self, messages: list[dict[str, str]], **options) -> ChatReply:
+        """One completion, retried on transient failures; `options` (temperature, seed, response_format, ...) go to
+        the request as is. Example: `client.chat([{"role": "user", ...}]).text`"""
+        request = {"temperature": self.temperature, "max_tokens": self.max_tokens, **options}
         openai = self._openai
         last_error = ""
         for attempt in range(self.max_retries + 1):
@@ -93,9 +105,7 @@ class TeacherClient:
             self.limiter.wait()
             retry_after = 0.0
             try:
-                response = self._client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=self.temperature, max_tokens=self.max_tokens
-                )
+                response = self._client.chat.completions.create(model=self.model, messages=messages, **request)
                 choice = response.choices[0] if response.choices else None
                 text = (choice.message.content or "") if choice is not None else ""
                 if text.strip():
@@ -105,7 +115,7 @@ class TeacherClient:
                 last_error = f"HTTP {exc.status_code} {_short(exc.message)}"
                 retry_after = _retry_after_seconds(exc.response)
             except openai.APIStatusError as exc:
-                raise SlmkitError(self._describe_status_error(exc)) from None
+                raise EndpointError(self._describe_status_error(exc), exc.status_code) from None
             except openai.APIConnectionError as exc:  # includes timeouts
                 cause = exc.__cause__ or exc
                 last_error = f"{type(exc).__name__} ({_short(str(cause))})"
@@ -113,7 +123,7 @@ class TeacherClient:
                 backoff = min(_MAX_BACKOFF_S, self.retry_delay_s * 2**attempt) * (1.0 + 0.25 * random.random())
                 time.sleep(max(backoff, retry_after))
         raise SlmkitError(
-            f"teacher {self.base_url} (model {self.model}): request failed after {self.max_retries + 1} attempts; "
+            f"{self.role} {self.base_url} (model {self.model}): request failed after {self.max_retries + 1} attempts; "
             f"last error: {last_error}"
         )
 
@@ -123,7 +133,7 @@ class TeacherClient:
             hint = f" (set the API key in the environment variable {self.api_key_env}, or choose --api-key-env)"
         elif exc.status_code == 404:
             hint = " (check --base-url, which usually ends in /v1, and --model)"
-        return f"teacher {self.base_url} (model {self.model}): HTTP {exc.status_code} {_short(exc.message)}{hint}"
+        return f"{self.role} {self.base_url} (model {self.model}): HTTP {exc.status_code} {_short(exc.message)}{hint}"
 
 
 def _short(text: str, limit: int = 200) -> str:
