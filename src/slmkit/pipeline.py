@@ -37,7 +37,9 @@ from slmkit.config import build_config, check, load_yaml, opt
 from slmkit.stages import STAGES
 
 PATH_KEYS = {"source", "val_source", "text", "input", "tokenizer", "shards", "out"}
-RUN_KEY = {"generate": "ckpt", "eval_lm": "ckpt"}  # stages that take the run directory under another name
+# stages that take the run directory under another name
+RUN_KEY = {"generate": "ckpt", "eval_lm": "ckpt", "eval_stories": "ckpt"}
+ALWAYS_RUN = {"report"}  # cheap, and it must show the run as it is now
 
 
 def _load_stage(name: str) -> tuple[type, Any]:
@@ -79,7 +81,8 @@ def run_stages(stages: dict[str, dict[str, Any]], run: RunDir, base_dir: Path | 
             options.setdefault("resume", True)
         fingerprint = _fingerprint(options)
         marker = _done_marker(run, name)
-        if marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint:
+        done = marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint
+        if done and name not in ALWAYS_RUN:
             print0(f"== {name}: already complete, skipped")
             continue
         cfg = build_config(config_cls, {}, {k: v for k, v in options.items()})
@@ -130,7 +133,7 @@ class QuickstartConfig:
 
 
 def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
-    """synth -> prepare -> tokenizer -> encode -> pretrain -> sample stories, into one run directory."""
+    """synth -> prepare -> tokenizer -> encode -> pretrain -> sample stories -> story metrics -> report, in one run."""
     run = RunDir(cfg.run)
     stages = {
         "synth": {"n": cfg.stories, "seed": cfg.seed},
@@ -144,7 +147,9 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
             "batch_size": 8, "optim": {"lr": 6e-3},
         },
         "generate": {"n": cfg.samples, "seed": cfg.seed, "max_tokens": 250, "temperature": cfg.temperature},
+        "eval_stories": {"n": 20, "max_tokens": 150, "seed": cfg.seed, "temperature": cfg.temperature},
+        "report": {},
     }
     results = run_stages(stages, run)
-    print0(f"\ndone: run directory {run.root} (checkpoints in {run.ckpt_dir()}, plot in {run.plots_dir / 'loss.png'})")
+    print0(f"\ndone: run directory {run.root} (checkpoints in {run.ckpt_dir()}, report in {run.root / 'report.html'})")
     return results

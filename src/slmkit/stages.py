@@ -86,5 +86,6 @@ _ALL = [
         "Write stories from beginnings and score them (age, creativity, consistency, grammar proxy).",
     ),
     Stage("judge", "judge", "slmkit.eval.judge:JudgeConfig:judge_stage", "Score items with an LLM judge and a rubric."),
+    Stage("report", "report", "slmkit.eval.report:ReportConfig:report_stage", "Write report.html/.md for a run."),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}

@@ -20,11 +20,14 @@ def test_quickstart_runs_every_stage_and_samples(tmp_path, capsys):
     assert out.count("Once upon a time") >= 2
     for path in ("data/synth/stories.jsonl", "data/train.jsonl", "data/val.jsonl", "data/manifest.json",
                  "tokenizer/tokenizer.json", "shards/train.bin", "shards/meta.json", "ckpt/base/latest/config.json",
-                 "metrics.jsonl", "plots/loss.png", "recipe.yaml"):
+                 "metrics.jsonl", "plots/loss.png", "recipe.yaml", "eval/stories.json", "report.html", "report.md"):
         assert (run / path).exists(), path
     recipe = (run / "recipe.yaml").read_text()
     for stage in ("synth:", "prepare:", "tokenizer:", "encode:", "pretrain:"):
         assert stage in recipe
+    report = (run / "report.html").read_text()
+    for section in ("Model card", "Training curves", "Evaluation: stories", "data:image/png;base64"):
+        assert section in report
     # a second quickstart finds every stage complete and only samples again
     assert main(["quickstart", "--run", str(run), "--stories", "300", "--vocab-size", "320", "--minutes", "0.1",
                  "--max-steps", "15", "--samples", "2"]) == 0
