@@ -87,5 +87,23 @@ _ALL = [
     ),
     Stage("judge", "judge", "slmkit.eval.judge:JudgeConfig:judge_stage", "Score items with an LLM judge and a rubric."),
     Stage("report", "report", "slmkit.eval.report:ReportConfig:report_stage", "Write report.html/.md for a run."),
+    Stage(
+        "feedback_export",
+        "feedback export",
+        "slmkit.eval.feedback:FeedbackExportConfig:feedback_export_stage",
+        "Write items (prompt + 1 or 2 outputs) for annotators as jsonl and csv.",
+    ),
+    Stage(
+        "feedback_import",
+        "feedback import",
+        "slmkit.eval.feedback:FeedbackImportConfig:feedback_import_stage",
+        "Read filled-in ratings (csv/jsonl) into the run's feedback/ratings.jsonl.",
+    ),
+    Stage(
+        "feedback_build",
+        "feedback build",
+        "slmkit.eval.feedback:FeedbackBuildConfig:feedback_build_stage",
+        "Turn ratings and judge scores into SFT data and DPO pairs.",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
