@@ -79,5 +79,20 @@ _ALL = [
         "slmkit.infer.cli_generate:GenerateConfig:generate_stage",
         "Generate text from a checkpoint.",
     ),
+    Stage(
+        "finetune",
+        "finetune",
+        "slmkit.train.finetune:FinetuneConfig:finetune_stage",
+        "Fine-tune a checkpoint: classify, summarize, translate, instruct or distill.",
+        ("task",),
+    ),
+    Stage(
+        "classify",
+        "classify",
+        "slmkit.tasks.classify_cli:ClassifyConfig:classify_stage",
+        "Label texts with a fine-tuned classifier.",
+        ("texts",),
+        in_recipes=False,
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
