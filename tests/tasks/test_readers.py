@@ -49,3 +49,13 @@ def test_split_is_seeded_and_disjoint():
     assert [len(p) for p in split_records(records, 5, 20, seed=0)] == [75, 5, 20]  # counts
     with pytest.raises(InputError, match="val_size"):
         split_records(records, 60, 40, seed=0)
+
+
+def test_nested_fields_of_synthetic_stories(tmp_path):
+    from slmkit.data.synth import generate_stories
+
+    story = next(iter(generate_stories(1, seed=3)))
+    path = tmp_path / "stories.jsonl"
+    path.write_text(json.dumps(story.to_record()) + "\n", encoding="utf-8")
+    (record,) = read_records(path, ["text", "label.ending"])
+    assert record["label.ending"] == story.label["ending"]

@@ -45,7 +45,7 @@ class Task(Protocol):
     """The small protocol a fine-tuning task implements (composition: the stage owns the loop and checkpoints)."""
 
     name: str
-    select_metric: str  # validation metric that picks the best checkpoint, e.g. "val/accuracy"
+    select_metric: str  # validation metric (without "val/") that picks the best checkpoint, e.g. "accuracy"
     select_mode: str  # "max" or "min"
 
     def encode_all(self, records: list[dict[str, Any]], split: str) -> list[Encoded]: ...
@@ -71,7 +71,8 @@ def fit_prompt_and_target(
 ) -> list[int] | None:
     """Fit `head + body + tail + target` into `max_len` tokens; returns the (maybe truncated) body, or None (drop).
 
-    Truncation policy ("truncate"): the target is first cut to `max_target` tokens (default: half of `max_len`),
+    Truncation policy ("truncate"): the target is first cut to `max_target` tokens (default: half of `max_len`,
+    less when the template leaves less room),
     then the body (the source text / instruction input) is cut from its end so that the template around it and
     the target stay whole. "drop" skips an over-long example, "error" raises naming it.
     """
@@ -88,11 +89,11 @@ def fit_prompt_and_target(
             expected=f"at most {max_len} (max_length); use overflow=truncate or drop",
         )
     cap = max_target if max_target is not None else max_len // 2
-    del target[cap:]
-    room = max_len - fixed - len(target)
-    if room < 1:
+    cap = min(cap, max_len - fixed - min(len(body), 1))  # a long template leaves the target less room
+    if cap < 1:
         raise InputError(where, found=f"a template of {fixed} tokens", expected=f"room within {max_len} tokens")
-    return body[:room]
+    del target[cap:]
+    return body[: max_len - fixed - len(target)]
 
 
 def lm_collate(batch: Sequence[Encoded], pad_id: int, device: torch.device | str = "cpu"):

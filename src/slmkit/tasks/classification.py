@@ -81,7 +81,7 @@ class SequenceClassifier(nn.Module):
 
 class ClassificationTask:
     name = "classify"
-    select_metric, select_mode = "val/accuracy", "max"
+    select_metric, select_mode = "accuracy", "max"
 
     def __init__(self, opts: ClassifyOptions, tokenizer: Tokenizer, max_len: int, overflow: Overflow = "truncate"):
         self.opts, self.tokenizer, self.max_len, self.overflow = opts, tokenizer, max_len, overflow

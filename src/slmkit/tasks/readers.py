@@ -103,10 +103,21 @@ def read_records(path: Path | str, required: Sequence[str], columns: Sequence[st
         raise InputError(str(path), found="no records", expected="at least one example")
     for record in records:
         for name in required:
+            if name not in record and "." in name:  # a nested field, e.g. label.ending of synthetic stories
+                record[name] = _nested(record, name)
             if not isinstance(record.get(name), str):
                 found = "no such field" if name not in record else type(record[name]).__name__
                 raise InputError(f"{record['where']}: field '{name}'", found=found, expected="a string")
     return records
+
+
+def _nested(record: Record, dotted: str) -> Any:
+    node: Any = record
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def _count(size: float, n: int, name: str) -> int:
