@@ -200,3 +200,13 @@ def test_bad_inputs_are_one_line_errors(micro_base, stories, tmp_path, capsys):
     assert "expected one of" in capsys.readouterr().err
     assert main(["finetune", "classify", "--data", str(stories)]) == 2
     assert "ckpt" in capsys.readouterr().err
+
+
+def test_sequence_level_distillation_trains_on_teacher_samples(micro_base, tmp_path, capsys):
+    run = tmp_path / "seqkd"
+    assert main(["finetune", "distill", "--data", str(micro_base / "shards"), "--run", str(run), "--max-steps", "2",
+                 "--distill.teacher", _ckpt(micro_base), "--distill.mode", "sequence", "--distill.n-sequences", "4",
+                 "--distill.sample-tokens", "20", "--distill.seq-len", "16", "--distill.eval-batches", "1",
+                 *COMMON]) == 0
+    assert "sequence-level distillation:" in capsys.readouterr().out
+    assert load_checkpoint(run / "ckpt" / "distill").config["finetune"]["mode"] == "sequence"

@@ -4,7 +4,9 @@ evaluation and its checkpoint writer; the loop itself reads top to bottom like n
     each step: [evaluate] -> [checkpoint] -> [stop?] -> set lr -> micro-steps (forward, backward) -> clip -> step -> log
 
 Budgets (`max_steps`, `max_tokens`, `max_minutes` of training time) stop the run cleanly with a final evaluation and
-checkpoint; so does Ctrl-C (press twice to abort at once).
+checkpoint; so does Ctrl-C (press twice to abort at once). Each evaluation updates the best value of
+`select_metric` (`save_best` is called when it improves); with `patience`, that many evaluations without
+improvement stop the run early (fine-tuning uses both; the state is in trainer_state.json, so resume is exact).
 
 Example:
     state = train(job)  # job: TrainingJob built by the stage (see train/pretrain.py)
