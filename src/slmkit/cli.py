@@ -53,7 +53,7 @@ def _add_command_parser(subparsers: Any, cmd: Stage, leaf: str) -> None:
         kwargs = _flag_kwargs(name, field, tp)
         if name in cmd.positional:
             kwargs.pop("metavar", None)
-            kwargs["nargs"] = "?"
+            kwargs["nargs"] = "*" if kwargs.get("nargs") == "+" else "?"  # a list positional takes many words
             parser.add_argument(name, **kwargs)
             continue
         flags = [f"--{name}"]

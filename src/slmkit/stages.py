@@ -105,5 +105,20 @@ _ALL = [
         "slmkit.eval.feedback:FeedbackBuildConfig:feedback_build_stage",
         "Turn ratings and judge scores into SFT data and DPO pairs.",
     ),
+    Stage(
+        "finetune",
+        "finetune",
+        "slmkit.train.finetune:FinetuneConfig:finetune_stage",
+        "Fine-tune a checkpoint: classify, summarize, translate, instruct or distill.",
+        ("task",),
+    ),
+    Stage(
+        "classify",
+        "classify",
+        "slmkit.tasks.classify_cli:ClassifyConfig:classify_stage",
+        "Label texts with a fine-tuned classifier.",
+        ("texts",),
+        in_recipes=False,
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}

@@ -155,14 +155,19 @@ def save_checkpoint(
     stage_config: dict[str, Any] | None = None,
     keep_last: int = 2,
     model_state: dict[str, torch.Tensor] | None = None,
+    extra_config: dict[str, Any] | None = None,
+    extra_tensors: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
     """Write one checkpoint folder atomically, point `latest` at it and prune old ones. Returns its path.
 
     `model` must be the raw module (not DDP-wrapped or compiled); `model_state` may replace it (FSDP full state).
+    `extra_config` adds top-level keys to config.json (e.g. a fine-tuned model's task and labels);
+    `extra_tensors` adds safetensors files by name (e.g. {"head.safetensors": {...}}).
     """
     final = stage_dir / step_dir_name(step)
     with atomic_dir(final) as tmp:
         config = {"model": to_dict(model_cfg), "stage": stage_dir.name, "train": stage_config or {}}
+        config.update(extra_config or {})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
         if model_state is not None:
             drop = tied_duplicate_names(model)
@@ -171,6 +176,8 @@ def save_checkpoint(
         else:
             save_model(model, str(tmp / WEIGHTS_FILE))  # handles tied weights
         shutil.copyfile(tokenizer_path, tmp / TOKENIZER_FILE)
+        for file_name, tensors in (extra_tensors or {}).items():
+            save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(tmp / file_name))
         if optimizer is not None:
             save_state_tree(optimizer.state_dict(), tmp / OPTIMIZER_FILE, tmp / OPTIMIZER_META_FILE)
         state = dict(trainer_state, step=step, rng=capture_rng_state())

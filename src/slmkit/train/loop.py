@@ -4,7 +4,9 @@ evaluation and its checkpoint writer; the loop itself reads top to bottom like n
     each step: [evaluate] -> [checkpoint] -> [stop?] -> set lr -> micro-steps (forward, backward) -> clip -> step -> log
 
 Budgets (`max_steps`, `max_tokens`, `max_minutes` of training time) stop the run cleanly with a final evaluation and
-checkpoint; so does Ctrl-C (press twice to abort at once).
+checkpoint; so does Ctrl-C (press twice to abort at once). Each evaluation updates the best value of
+`select_metric` (`save_best` is called when it improves); with `patience`, that many evaluations without
+improvement stop the run early (fine-tuning uses both; the state is in trainer_state.json, so resume is exact).
 
 Example:
     state = train(job)  # job: TrainingJob built by the stage (see train/pretrain.py)
@@ -39,6 +41,9 @@ class TrainerState:
     train_seconds: float = 0.0  # time spent in training steps only (not eval or checkpoints)
     best_val_loss: float = math.inf
     last_eval: dict[str, float] = field(default_factory=dict)
+    best_metric: float | None = None  # best value of LoopSettings.select_metric so far
+    best_step: int = 0  # step at which it was reached
+    evals_since_best: int = 0  # evaluations without improvement (early stopping)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +52,9 @@ class TrainerState:
             "train_seconds": self.train_seconds,
             "best_val_loss": self.best_val_loss if math.isfinite(self.best_val_loss) else None,
             "last_eval": self.last_eval,
+            "best_metric": self.best_metric,
+            "best_step": self.best_step,
+            "evals_since_best": self.evals_since_best,
         }
 
     @classmethod
@@ -58,6 +66,9 @@ class TrainerState:
             train_seconds=float(data.get("train_seconds", 0.0)),
             best_val_loss=math.inf if best is None else float(best),
             last_eval=data.get("last_eval") or {},
+            best_metric=data.get("best_metric"),
+            best_step=int(data.get("best_step", 0)),
+            evals_since_best=int(data.get("evals_since_best", 0)),
         )
 
 
@@ -72,6 +83,9 @@ class LoopSettings:
     eval_interval: int = 200
     ckpt_interval: int = 500
     progress: bool = True
+    select_metric: str = "val/loss"  # evaluation metric that picks the best checkpoint and drives early stopping
+    select_mode: str = "min"  # "min" or "max": which direction of select_metric is better
+    patience: int | None = None  # stop after this many evaluations without improvement (None = never)
 
 
 @dataclass
@@ -88,6 +102,7 @@ class TrainingJob:
     evaluate: Callable[[], dict[str, float]] | None = None  # returns e.g. {"val/loss": ...}
     on_eval: Callable[[int], None] | None = None  # e.g. print a sample story
     save_checkpoint: Callable[[TrainerState], None] | None = None
+    save_best: Callable[[TrainerState], None] | None = None  # called when select_metric improves
     log: Callable[[dict[str, Any]], None] | None = None
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     flops_per_token: float = 0.0
@@ -138,6 +153,21 @@ def budget_progress(state: TrainerState, s: LoopSettings) -> float:
     return min(1.0, max(fractions))
 
 
+def _record_selection(state: TrainerState, metrics: dict[str, float], s: LoopSettings) -> bool:
+    """Update the best-metric bookkeeping after an evaluation; True when this evaluation is the new best."""
+    value = metrics.get(s.select_metric)
+    if value is None:
+        return False
+    better = state.best_metric is None or (
+        value < state.best_metric if s.select_mode == "min" else value > state.best_metric
+    )
+    if better:
+        state.best_metric, state.best_step, state.evals_since_best = float(value), state.step, 0
+    else:
+        state.evals_since_best += 1
+    return better
+
+
 def _no_sync(model: nn.Module, last_micro: bool):
     """Skip DDP's gradient all-reduce on all but the last micro-step of an accumulation."""
     if not last_micro and hasattr(model, "no_sync"):
@@ -177,6 +207,10 @@ def train(job: TrainingJob) -> TrainerState:
                 print0(f"\nstep {state.step}: {shown}")
                 if job.on_eval:
                     job.on_eval(state.step)
+                if _record_selection(state, metrics, s) and job.save_best:
+                    job.save_best(state)
+                if s.patience is not None and state.evals_since_best >= s.patience and not stopping:
+                    reason, stopping = "early_stopping", True
 
             # checkpoint on the interval and at the end
             due = state.step > start_step and (state.step % s.ckpt_interval == 0 or stopping)

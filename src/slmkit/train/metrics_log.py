@@ -17,8 +17,8 @@ from slmkit.common.runs import RunDir
 class MetricsLogger:
     """Appends metrics as JSON lines (flushed each write) and mirrors scalars to TensorBoard if available."""
 
-    def __init__(self, run: RunDir, resume_step: int | None = None, tensorboard: bool = True):
-        self.path = run.metrics_file
+    def __init__(self, run: RunDir, resume_step: int | None = None, tensorboard: bool = True, path: Path | None = None):
+        self.path = path or run.metrics_file  # fine-tuning stages log to metrics_<task>.jsonl
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is not None:
             truncate_after(self.path, resume_step)  # lines from the lost part of an interrupted run
@@ -70,9 +70,9 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
-def plot_losses(run: RunDir, out_name: str = "loss.png") -> Path | None:
+def plot_losses(run: RunDir, out_name: str = "loss.png", metrics_path: Path | None = None) -> Path | None:
     """plots/loss.png: training and validation loss against step (and tokens)."""
-    records = read_metrics(run.metrics_file)
+    records = read_metrics(metrics_path or run.metrics_file)
     train = [(r["step"], r["train/loss"]) for r in records if "train/loss" in r]
     val = [(r["step"], r["val/loss"]) for r in records if "val/loss" in r]
     if not train and not val:
