@@ -79,5 +79,11 @@ _ALL = [
         "slmkit.infer.cli_generate:GenerateConfig:generate_stage",
         "Generate text from a checkpoint.",
     ),
+    Stage(
+        "export_hf",
+        "export hf",
+        "slmkit.export.hf:ExportHFConfig:export_hf_stage",
+        "Export a checkpoint as a Hugging Face transformers folder.",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
