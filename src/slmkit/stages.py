@@ -85,5 +85,11 @@ _ALL = [
         "slmkit.export.hf:ExportHFConfig:export_hf_stage",
         "Export a checkpoint as a Hugging Face transformers folder.",
     ),
+    Stage(
+        "export_gguf",
+        "export gguf",
+        "slmkit.export.gguf:ExportGGUFConfig:export_gguf_stage",
+        "Export a checkpoint as a GGUF file for llama.cpp / Ollama.",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
