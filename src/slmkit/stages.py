@@ -91,5 +91,11 @@ _ALL = [
         "slmkit.export.gguf:ExportGGUFConfig:export_gguf_stage",
         "Export a checkpoint as a GGUF file for llama.cpp / Ollama.",
     ),
+    Stage(
+        "import_hf",
+        "import hf",
+        "slmkit.export.hf_import:ImportHFConfig:import_hf_stage",
+        "Import a Hugging Face GPT-2/Llama/Mixtral folder as a slmkit checkpoint.",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}

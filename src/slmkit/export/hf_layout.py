@@ -239,12 +239,14 @@ def model_config_from_hf(hf: dict[str, Any], where: str = "config.json") -> tupl
     d_model, n_heads = field("hidden_size"), field("num_attention_heads")
     require("head_dim", hf.get("head_dim") in (None, d_model // n_heads), f"hidden_size/num_attention_heads = "
             f"{d_model // n_heads} (slmkit derives the head width)")
+    n_kv_heads = hf.get("num_key_value_heads")
+    n_kv_heads = None if n_kv_heads in (None, n_heads) else n_kv_heads  # None: plain multi-head attention
     attention_bias, mlp_bias = bool(hf.get("attention_bias", False)), bool(hf.get("mlp_bias", False))
     require("mlp_bias", attention_bias == mlp_bias, f"equal to attention_bias={attention_bias} (slmkit has one "
             "bias switch)")
     kwargs: dict[str, Any] = dict(
         vocab_size=field("vocab_size"), context_length=field("max_position_embeddings"),
-        n_layers=field("num_hidden_layers"), n_heads=n_heads, n_kv_heads=hf.get("num_key_value_heads") or n_heads,
+        n_layers=field("num_hidden_layers"), n_heads=n_heads, n_kv_heads=n_kv_heads,
         d_model=d_model, d_ff=field("intermediate_size"), pos_emb="rope", norm="rmsnorm", mlp="swiglu",
         bias=attention_bias, tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
         rope_theta=float(rope.get("rope_theta") or hf.get("rope_theta") or 10000.0),
@@ -252,7 +254,8 @@ def model_config_from_hf(hf: dict[str, Any], where: str = "config.json") -> tupl
     )
     if model_type == "mixtral":
         require("sliding_window", not hf.get("sliding_window"), "null (slmkit attends to the whole context)")
-        kwargs |= dict(n_experts=field("num_local_experts"), moe_top_k=field("num_experts_per_tok"))
+        kwargs |= dict(n_experts=field("num_local_experts"), moe_top_k=field("num_experts_per_tok"),
+                       moe_aux_loss_coef=float(hf.get("router_aux_loss_coef", 0.01)))
     return ModelConfig(**kwargs), model_type
 
 
