@@ -97,5 +97,11 @@ _ALL = [
         "slmkit.export.hf_import:ImportHFConfig:import_hf_stage",
         "Import a Hugging Face GPT-2/Llama/Mixtral folder as a slmkit checkpoint.",
     ),
+    Stage(
+        "export_onnx",
+        "export onnx",
+        "slmkit.export.onnx:ExportONNXConfig:export_onnx_stage",
+        "Export a checkpoint's forward pass (ids -> logits) as ONNX.",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
