@@ -49,7 +49,7 @@ def hf_tokenizer_files(tokenizer: Tokenizer, context_length: int) -> dict[str, s
 
     Example: `files = hf_tokenizer_files(tok, 256); json.loads(files["tokenizer_config.json"])["chat_template"]`
     """
-    specials = {"bos_token": EOT, "eos_token": EOT, "pad_token": PAD, "unk_token": EOT}
+    specials = {"bos_token": EOT, "eos_token": EOT, "pad_token": PAD}  # byte-level BPE has no unknown token
     extra = [SYSTEM, USER, ASSISTANT, END]
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
