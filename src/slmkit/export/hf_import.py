@@ -11,7 +11,7 @@ embedding (and an untied LM head) gains rows initialised to the mean embedding, 
 token are unchanged.
 
 Example:
-    slm import hf --src ~/models/my-llama --out runs/my-llama/ckpt/base/imported
+    slm import hf --src ~/models/my-llama --out ckpts/my-llama
 """
 
 from __future__ import annotations
