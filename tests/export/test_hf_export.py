@@ -31,7 +31,9 @@ def hf_greedy(hf_model, prompt: list[int], n: int, eos: int) -> list[int]:
     return new[: new.index(eos)] if eos in new else new
 
 
-@pytest.mark.parametrize("arch", list(ARCH_CONFIGS))
+@pytest.mark.parametrize(
+    "arch", [pytest.param(a, marks=pytest.mark.slow) if a == "mixtral" else a for a in ARCH_CONFIGS]
+)
 def test_transformers_matches_slmkit(arch, make_ckpt, tmp_path, story_tokenizer):
     ckpt, model = make_ckpt(arch)
     out = tmp_path / "hf"

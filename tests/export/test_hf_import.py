@@ -78,7 +78,7 @@ def check_parity(hf_model, ckpt, prompt_text="Once upon a time"):
     return loaded
 
 
-@pytest.mark.parametrize("kind", ["gpt2", "llama", "mixtral"])
+@pytest.mark.parametrize("kind", ["gpt2", "llama", pytest.param("mixtral", marks=pytest.mark.slow)])
 def test_import_matches_transformers(kind, tmp_path, story_tokenizer):
     hf_model = tiny_hf_model(kind)
     src = save_hf(hf_model, tmp_path / "hf", story_tokenizer.json_text)
