@@ -120,5 +120,29 @@ _ALL = [
         ("texts",),
         in_recipes=False,
     ),
+    Stage(
+        "export_hf",
+        "export hf",
+        "slmkit.export.hf:ExportHFConfig:export_hf_stage",
+        "Export a checkpoint as a Hugging Face transformers folder.",
+    ),
+    Stage(
+        "export_gguf",
+        "export gguf",
+        "slmkit.export.gguf:ExportGGUFConfig:export_gguf_stage",
+        "Export a checkpoint as a GGUF file for llama.cpp / Ollama.",
+    ),
+    Stage(
+        "import_hf",
+        "import hf",
+        "slmkit.export.hf_import:ImportHFConfig:import_hf_stage",
+        "Import a Hugging Face GPT-2/Llama/Mixtral folder as a slmkit checkpoint.",
+    ),
+    Stage(
+        "export_onnx",
+        "export onnx",
+        "slmkit.export.onnx:ExportONNXConfig:export_onnx_stage",
+        "Export a checkpoint's forward pass (ids -> logits) as ONNX.",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
