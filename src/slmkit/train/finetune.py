@@ -1,6 +1,6 @@
 """`slm finetune <task>`: fine-tune a checkpoint on a task with the one training loop (train/loop.py).
 
-Tasks: classify, summarize, translate, instruct (tasks/*.py bring data, collate, loss and metrics) and distill.
+Tasks: classify, summarize, translate, instruct, dpo (tasks/*.py bring data, collate, loss and metrics) and distill.
 What trains: all layers, the last block (+ final norm, + a task head), LoRA adapters (+ head), or the head alone.
 Each evaluation scores the validation split; the best one (by the task's metric) is kept in `ckpt/<task>/best/`,
 `--patience N` stops after N evaluations without improvement, and `--resume` continues exactly.
@@ -40,6 +40,7 @@ from slmkit.model.transformer import Transformer
 from slmkit.tasks.base import BucketedBatches, Prepared, set_trainable
 from slmkit.tasks.classification import ClassificationTask, ClassifyOptions
 from slmkit.tasks.distill import DistillOptions, prepare_distillation
+from slmkit.tasks.dpo import DPOOptions, DPOTask
 from slmkit.tasks.instruct import InstructOptions, InstructTask
 from slmkit.tasks.readers import read_records, split_records
 from slmkit.tasks.seq2seq import Seq2SeqOptions, Seq2SeqTask
@@ -55,7 +56,7 @@ from slmkit.train.loop import LoopSettings, TrainerState, TrainingJob, train
 from slmkit.train.metrics_log import MetricsLogger, plot_losses
 from slmkit.train.optim import OptimConfig, build_optimizer, lr_multiplier
 
-TASKS = ("classify", "summarize", "translate", "instruct", "distill")
+TASKS = ("classify", "summarize", "translate", "instruct", "distill", "dpo")
 TRAINABLE_FILE = "trainable.safetensors"
 
 
@@ -65,8 +66,8 @@ def _finetune_optim() -> OptimConfig:
 
 @dataclass
 class FinetuneConfig:
-    task: Literal["classify", "summarize", "translate", "instruct", "distill"] = opt(
-        "classify", "classify, summarize, translate, instruct or distill"
+    task: Literal["classify", "summarize", "translate", "instruct", "distill", "dpo"] = opt(
+        "classify", "classify, summarize, translate, instruct, distill or dpo"
     )
     ckpt: str | None = opt(None, "checkpoint to start from (step folder, ckpt/<stage> folder or run dir)")
     data: str | None = opt(None, "training data (jsonl/json/csv/tsv; distill: a token-shard folder or run dir)")
@@ -88,6 +89,7 @@ class FinetuneConfig:
     seq2seq: Seq2SeqOptions = opt(factory=Seq2SeqOptions, help="summarize/translate options")
     instruct: InstructOptions = opt(factory=InstructOptions, help="instruction-tuning options")
     distill: DistillOptions = opt(factory=DistillOptions, help="distillation options")
+    dpo: DPOOptions = opt(factory=DPOOptions, help="preference-tuning (DPO) options")
     optim: OptimConfig = opt(factory=_finetune_optim, help="optimizer and learning-rate schedule")
     batch_size: int = opt(16, "examples per micro-batch")
     grad_accum: int = opt(1, "micro-batches per optimizer step")
@@ -141,6 +143,8 @@ def _build_record_task(cfg: FinetuneConfig, tokenizer, max_len: int):
         return ClassificationTask(cfg.classify, tokenizer, max_len, cfg.overflow)
     if cfg.task in ("summarize", "translate"):
         return Seq2SeqTask(cfg.task, cfg.seq2seq, tokenizer, max_len, cfg.overflow)
+    if cfg.task == "dpo":
+        return DPOTask(cfg.dpo, tokenizer, max_len, cfg.overflow)
     return InstructTask(cfg.instruct, tokenizer, max_len, cfg.overflow)
 
 
