@@ -11,7 +11,8 @@ import pytest
 from slmkit.cli import main
 from slmkit.common.errors import InputError, MissingFileError
 from slmkit.config import build_config
-from slmkit.eval.harness import read_documents, token_stream
+from slmkit.eval.documents import read_documents
+from slmkit.eval.harness import token_stream
 from slmkit.eval.lm import bits_per_byte, lm_report
 from slmkit.tokenizer import Tokenizer
 from slmkit.train.pretrain import PretrainConfig, pretrain_stage
@@ -47,6 +48,22 @@ def test_eval_lm_prints_json_per_file_and_total(trained_run, tmp_path, capsys):
     total = printed["total"]
     assert total["tokens"] == file_a["tokens"] + printed["files"][str(b)]["tokens"]
     assert 0 < total["bits_per_byte"] < 8
+
+
+def test_eval_lm_breaks_a_jsonl_down_by_source_and_defaults_to_the_run(trained_run, tmp_path, capsys):
+    val = tmp_path / "val.jsonl"
+    rows = [{"text": "Once upon a time there was a cat.", "source": "stories.txt"},
+            {"text": "The dog ran to the park.", "source": "stories.txt"},
+            {"text": "Tom said hello to Sue.", "source": "dialogue.jsonl"}]
+    val.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", "lm", "--ckpt", str(trained_run), "--text", str(val)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    report = printed["files"][str(val)]
+    sources = report["sources"]
+    assert set(sources) == {"stories.txt", "dialogue.jsonl"} and sources["stories.txt"]["documents"] == 2
+    assert report["tokens"] == sum(s["tokens"] for s in sources.values())
+    assert report["bytes"] == sum(s["bytes"] for s in sources.values())
+    assert json.loads((trained_run / "eval" / "lm.json").read_text()) == printed  # the run's eval/ by default
 
 
 def test_token_stream_starts_with_eot_and_separates_documents(trained_run):

@@ -17,21 +17,28 @@ EOT_TEXT = "<|endoftext|>"
 
 def read_documents(path: Path) -> list[str]:
     """Documents of a text file for scoring (see module docstring)."""
+    return [doc for group in read_sourced_documents(path).values() for doc in group]
+
+
+def read_sourced_documents(path: Path) -> dict[str, list[str]]:
+    """Documents grouped by their `source` field (.jsonl records that have one, e.g. a run's data/val.jsonl), else
+    all under the file's name. Example: `read_sourced_documents(Path("runs/q/data/val.jsonl"))`"""
     if not path.is_file():
         raise MissingFileError(path, expected="a text file to evaluate")
     try:
         raw = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(str(path), found=f"invalid UTF-8 at byte {exc.start}", expected="UTF-8 text") from None
-    if path.suffix == ".jsonl":
-        docs = []
-        for n, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                docs.append(json.loads(line)["text"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise InputError(f"{path}:{n}", found=line[:40], expected='a JSON object with a "text" field') from None
-        return docs
-    docs = [d.strip() for d in raw.split(EOT_TEXT)]
-    return [d for d in docs if d]
+    if path.suffix != ".jsonl":
+        docs = [d.strip() for d in raw.split(EOT_TEXT)]
+        return {path.name: [d for d in docs if d]}
+    groups: dict[str, list[str]] = {}
+    for n, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            groups.setdefault(str(record.get("source") or path.name), []).append(record["text"])
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise InputError(f"{path}:{n}", found=line[:40], expected='a JSON object with a "text" field') from None
+    return groups

@@ -20,7 +20,7 @@ import numpy as np
 from slmkit.common.atomic import atomic_write_json
 from slmkit.common.device import pick_device
 from slmkit.config import check, opt
-from slmkit.eval.documents import read_documents
+from slmkit.eval.documents import read_sourced_documents
 from slmkit.eval.lm import lm_report, score_tokens
 from slmkit.infer.load import load_checkpoint
 from slmkit.tokenizer import Tokenizer
@@ -60,22 +60,41 @@ def evaluate_text(model, tokenizer: Tokenizer, docs: list[str], seq_len: int, ba
     return dict(lm_report(total, count, n_bytes), documents=len(docs))
 
 
+def _run_dir_of(ckpt_dir: Path) -> Path | None:
+    parts = ckpt_dir.resolve().parts
+    return Path(*parts[: parts.index("ckpt")]) if "ckpt" in parts else None
+
+
+def _combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report for several scored parts: losses weighted by tokens, bytes and tokens summed."""
+    loss_sum = sum(r["loss"] * r["tokens"] for r in reports)
+    tokens, n_bytes = sum(r["tokens"] for r in reports), sum(r["bytes"] for r in reports)
+    return dict(lm_report(loss_sum, tokens, n_bytes), documents=sum(r.get("documents", 0) for r in reports))
+
+
 def eval_lm_stage(cfg: EvalLMConfig) -> dict[str, Any]:
-    """Score each text file; print and return {"files": {path: report}, "total": report}."""
+    """Score each text file (and each `source` inside a .jsonl separately); print and return
+    {"files": {path: report (+ "sources": {name: report})}, "total": report}. The JSON also goes to `--out`, or by
+    default to <run>/eval/lm.json when the checkpoint is inside a run directory."""
     device = pick_device(cfg.device)
     loaded = load_checkpoint(cfg.ckpt, device)
     seq_len = min(cfg.seq_len or loaded.model.cfg.context_length, loaded.model.cfg.context_length)
-    per_file, totals = {}, [0.0, 0, 0]
+    per_file = {}
     for name in cfg.text:
-        report = evaluate_text(
-            loaded.model, loaded.tokenizer, read_documents(Path(name)), seq_len, cfg.batch_size, device
-        )
+        groups = read_sourced_documents(Path(name))
+        parts = {
+            source: evaluate_text(loaded.model, loaded.tokenizer, docs, seq_len, cfg.batch_size, device)
+            for source, docs in groups.items()
+        }
+        report = _combine(list(parts.values()))
+        if len(parts) > 1:
+            report["sources"] = parts
         per_file[name] = report
-        totals[0] += report["loss"] * report["tokens"]
-        totals[1] += report["tokens"]
-        totals[2] += report["bytes"]
-    result = {"checkpoint": str(loaded.path), "seq_len": seq_len, "files": per_file, "total": lm_report(*totals)}
+    result = {"checkpoint": str(loaded.path), "seq_len": seq_len, "files": per_file,
+              "total": _combine(list(per_file.values()))}
     print(json.dumps(result, indent=2))
-    if cfg.out:
-        atomic_write_json(cfg.out, result)
+    run = _run_dir_of(loaded.path)
+    out = Path(cfg.out) if cfg.out else (run / "eval" / "lm.json" if run is not None else None)
+    if out is not None:
+        atomic_write_json(out, result)
     return result

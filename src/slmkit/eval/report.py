@@ -207,7 +207,7 @@ def _table_md(header: list[str], rows: list[list[Any]]) -> str:
 _CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#1d1f24}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.6rem 0}td,th{border:1px solid #ddd;padding:.2rem .6rem;text-align:left}
-th{background:#f3f4f6}img{max-width:100%;margin:.4rem .4rem 0 0}
+th{background:#f3f4f6}img{max-width:48%;margin:.4rem .4rem 0 0;vertical-align:top}
 blockquote{background:#fafaf7;border-left:4px solid #2f6fd1;margin:.6rem 0;padding:.5rem 1rem;white-space:pre-wrap}"""
 
 
