@@ -64,3 +64,20 @@ def copy_run(encoded_run, tmp_path) -> Path:
 MICRO_MODEL = {
     "model.n_layers": 2, "model.n_heads": 2, "model.d_model": 32, "model.context_length": 64,
 }
+
+
+@pytest.fixture(scope="session")
+def micro_checkpoint(encoded_run, tmp_path_factory) -> Path:
+    """A run directory holding a micro model pre-trained for 200 steps (for generation and serving tests): enough
+    that greedy continuations differ between prompts."""
+    import shutil
+
+    from slmkit.config import build_config
+    from slmkit.train.pretrain import PretrainConfig, pretrain_stage
+
+    run = tmp_path_factory.mktemp("micro_ckpt") / "micro"
+    shutil.copytree(encoded_run, run)
+    opts = {**MICRO_MODEL, "run": str(run), "max_steps": 200, "batch_size": 8, "seq_len": 48, "progress": False,
+            "sample_prompt": "", "eval_interval": 200, "ckpt_interval": 200, "optim.lr": 1e-2}
+    pretrain_stage(build_config(PretrainConfig, {}, opts))
+    return run

@@ -79,5 +79,13 @@ _ALL = [
         "slmkit.infer.cli_generate:GenerateConfig:generate_stage",
         "Generate text from a checkpoint.",
     ),
+    Stage("chat", "chat", "slmkit.infer.chat:ChatConfig:chat_stage", "Chat with an instruction-tuned checkpoint."),
+    Stage(
+        "serve",
+        "serve",
+        "slmkit.serve.stage:ServeConfig:serve_stage",
+        "Serve a checkpoint over an OpenAI-compatible HTTP API.",
+        in_recipes=False,
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
