@@ -67,16 +67,17 @@ MICRO_MODEL = {
 
 
 @pytest.fixture(scope="session")
-def micro_trained_run(encoded_run, tmp_path_factory) -> Path:
-    """`encoded_run` plus a micro model pre-trained for 40 steps (ckpt/base): for tests that only read a checkpoint."""
+def micro_checkpoint(encoded_run, tmp_path_factory) -> Path:
+    """A run directory holding a micro model pre-trained for 200 steps (for generation and serving tests): enough
+    that greedy continuations differ between prompts."""
     import shutil
 
     from slmkit.config import build_config
     from slmkit.train.pretrain import PretrainConfig, pretrain_stage
 
-    run = tmp_path_factory.mktemp("micro_trained") / "run"
+    run = tmp_path_factory.mktemp("micro_ckpt") / "micro"
     shutil.copytree(encoded_run, run)
-    opts = {**MICRO_MODEL, "run": str(run), "max_steps": 40, "batch_size": 4, "seq_len": 32, "progress": False,
-            "sample_prompt": "", "eval_interval": 40, "ckpt_interval": 40, "optim.lr": 3e-3}
+    opts = {**MICRO_MODEL, "run": str(run), "max_steps": 200, "batch_size": 8, "seq_len": 48, "progress": False,
+            "sample_prompt": "", "eval_interval": 200, "ckpt_interval": 200, "optim.lr": 1e-2}
     pretrain_stage(build_config(PretrainConfig, {}, opts))
     return run

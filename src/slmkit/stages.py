@@ -144,5 +144,13 @@ _ALL = [
         "slmkit.export.onnx:ExportONNXConfig:export_onnx_stage",
         "Export a checkpoint's forward pass (ids -> logits) as ONNX.",
     ),
+    Stage("chat", "chat", "slmkit.infer.chat:ChatConfig:chat_stage", "Chat with an instruction-tuned checkpoint."),
+    Stage(
+        "serve",
+        "serve",
+        "slmkit.serve.stage:ServeConfig:serve_stage",
+        "Serve a checkpoint over an OpenAI-compatible HTTP API.",
+        in_recipes=False,
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}

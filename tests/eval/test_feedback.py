@@ -91,11 +91,11 @@ def test_bad_ratings_file_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "feedback" / "ratings.jsonl").exists()
 
 
-def test_export_generates_two_outputs_from_a_checkpoint(micro_trained_run, tmp_path, capsys):
+def test_export_generates_two_outputs_from_a_checkpoint(micro_checkpoint, tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("Once upon a time\nThe dog\n")
     out = tmp_path / "items.jsonl"
-    assert main(["feedback", "export", "--ckpt", str(micro_trained_run), "--prompts", str(prompts), "--outputs", "2",
+    assert main(["feedback", "export", "--ckpt", str(micro_checkpoint), "--prompts", str(prompts), "--outputs", "2",
                  "--max-tokens", "12", "--out", str(out)]) == 0
     items = [json.loads(line) for line in out.read_text().splitlines()]
     assert [it["prompt"] for it in items] == ["Once upon a time", "The dog"]

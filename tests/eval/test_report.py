@@ -13,9 +13,9 @@ def test_flatten():
     assert flatten({"a": {"b": 1, "c": {"d": 2.5}}, "e": [1, 2], "f": "x"}) == {"a.b": 1, "a.c.d": 2.5, "f": "x"}
 
 
-def test_report_of_a_trained_and_evaluated_run(micro_trained_run, tmp_path, capsys):
+def test_report_of_a_trained_and_evaluated_run(micro_checkpoint, tmp_path, capsys):
     run = tmp_path / "run"
-    shutil.copytree(micro_trained_run, run)
+    shutil.copytree(micro_checkpoint, run)
     (run / "eval").mkdir(exist_ok=True)
     (run / "eval" / "lm.json").write_text(json.dumps({"bits_per_byte": 2.345, "per_source": {"a.txt": {"loss": 1.5}}}))
     judge = {"rubric": "tinystories", "model": "judge-x", "scores": {"grammar": {"mean": 6.5, "ci95": 0.4, "n": 10}},

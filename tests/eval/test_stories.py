@@ -98,8 +98,8 @@ def test_first_sentence():
     assert first_sentence("one two three", max_words=2) == "one two"
 
 
-def test_eval_stories_command_writes_report(micro_trained_run, capsys):
-    run = micro_trained_run
+def test_eval_stories_command_writes_report(micro_checkpoint, capsys):
+    run = micro_checkpoint
     code = main(["eval", "stories", "--ckpt", str(run), "--n", "4", "--max-tokens", "16", "--seed", "3",
                  "--out", str(run / "eval" / "stories_test.json")])
     assert code == 0
@@ -120,9 +120,9 @@ def test_eval_stories_command_writes_report(micro_trained_run, capsys):
     assert again["samples"] == report["samples"]
 
 
-def test_eval_stories_bad_prompts_file_is_one_line(micro_trained_run, tmp_path, capsys):
+def test_eval_stories_bad_prompts_file_is_one_line(micro_checkpoint, tmp_path, capsys):
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "Once"}\nnot json\n')
-    assert main(["eval", "stories", "--ckpt", str(micro_trained_run), "--prompts", str(prompts), "--n", "2"]) != 0
+    assert main(["eval", "stories", "--ckpt", str(micro_checkpoint), "--prompts", str(prompts), "--n", "2"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "p.jsonl:2" in err[0]

@@ -2,6 +2,7 @@
 
 Example:
     slm generate --ckpt runs/quickstart --prompt "Once upon a time" --n 3 --temperature 0.8
+    slm generate --ckpt runs/x --few-shot examples.jsonl --k 3 --prompt "new input" --stop "\\n\\n"
 """
 
 from __future__ import annotations
@@ -15,67 +16,72 @@ from slmkit.config import check, opt
 from slmkit.infer.engine import stream_tokens
 from slmkit.infer.load import load_checkpoint
 from slmkit.infer.sampling import SamplingParams
+from slmkit.infer.text import StreamingDecoder, TextStream, few_shot_prompt, load_examples, text_prompt_ids
+
+__all__ = ["GenerateConfig", "SamplingOptions", "StreamingDecoder", "generate_stage"]
 
 
 @dataclass
-class GenerateConfig:
-    ckpt: str = opt(None, "checkpoint folder, ckpt/<stage> folder, or run directory")
-    prompt: str = opt("Once upon a time", "text to continue")
-    n: int = opt(1, "number of samples")
+class SamplingOptions:
+    """Sampling flags shared by `slm generate` and `slm chat`."""
+
     max_tokens: int = opt(200, "new tokens per sample at most")
     temperature: float = opt(0.8, "sampling temperature (0 = greedy)")
     top_k: int | None = opt(50, "keep the k most likely tokens (none = all)")
     top_p: float | None = opt(None, "nucleus sampling mass")
     min_p: float | None = opt(None, "drop tokens below min_p x the top probability")
+    repetition_penalty: float = opt(1.0, "divide logits of tokens already seen by this (1 = off)")
+    frequency_penalty: float = opt(0.0, "subtract this x the count of each generated token")
+    presence_penalty: float = opt(0.0, "subtract this once from every token generated so far")
+    stop: list[str] = opt(factory=list, help="stop strings: generation ends before the first one (one or more)")
     seed: int = opt(0, "sampling seed (sample i uses seed + i)")
     device: str = opt("auto", "auto, cpu, cuda")
 
     def __post_init__(self):
+        check(self.max_tokens >= 1, "max_tokens", self.max_tokens, ">= 1")
+        self.sampling_params()  # validates every sampling field (ConfigError names the field)
+
+    def sampling_params(self) -> SamplingParams:
+        return SamplingParams(self.temperature, self.top_k, self.top_p, self.min_p, self.repetition_penalty,
+                              self.frequency_penalty, self.presence_penalty)
+
+
+@dataclass
+class GenerateConfig(SamplingOptions):
+    ckpt: str = opt(None, "checkpoint folder, ckpt/<stage> folder, or run directory")
+    prompt: str = opt("Once upon a time", "text to continue (with --few-shot: the query)")
+    n: int = opt(1, "number of samples")
+    few_shot: str | None = opt(None, 'jsonl of {"input", "output"} examples: prompt with k of them, then the query')
+    k: int = opt(3, "examples in a few-shot prompt")
+
+    def __post_init__(self):
+        super().__post_init__()
         check(self.ckpt is not None, "ckpt", self.ckpt, "a checkpoint (--ckpt DIR)")
         check(self.n >= 1, "n", self.n, ">= 1")
-        check(self.max_tokens >= 1, "max_tokens", self.max_tokens, ">= 1")
-        check(self.temperature >= 0, "temperature", self.temperature, ">= 0")
-        check(self.top_k is None or self.top_k >= 1, "top_k", self.top_k, ">= 1")
-        check(self.top_p is None or 0 < self.top_p <= 1, "top_p", self.top_p, "in (0, 1]")
-
-
-class StreamingDecoder:
-    """Turns a growing list of token ids into text pieces, never emitting a broken UTF-8 character."""
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.ids: list[int] = []
-        self.emitted = 0
-
-    def push(self, token: int) -> str:
-        self.ids.append(token)
-        text = self.tokenizer.decode(self.ids)
-        if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for the next token
-            return ""
-        piece, self.emitted = text[self.emitted :], len(text)
-        return piece
 
 
 def generate_stage(cfg: GenerateConfig, out=None) -> dict[str, Any]:
     """Stream `cfg.n` samples to `out` (stdout); return them."""
     out = out or sys.stdout
-    device = pick_device(cfg.device)
-    loaded = load_checkpoint(cfg.ckpt, device)
+    loaded = load_checkpoint(cfg.ckpt, pick_device(cfg.device))
     tok = loaded.tokenizer
-    params = SamplingParams(cfg.temperature, cfg.top_k, cfg.top_p, cfg.min_p)
-    prompt_ids = [tok.eot_id] + tok.encode(cfg.prompt)
+    prompt, stop = cfg.prompt, list(cfg.stop)
+    if cfg.few_shot:
+        prompt = few_shot_prompt(load_examples(cfg.few_shot), cfg.prompt, k=cfg.k)
+        stop = stop or ["\n\n"]  # the separator between examples
+    prompt_ids = text_prompt_ids(tok, prompt)
     samples = []
     for i in range(cfg.n):
         if cfg.n > 1:
             out.write(f"--- sample {i + 1} ---\n")
-        out.write(cfg.prompt)
-        decoder = StreamingDecoder(tok)
-        pieces = []
+        out.write(prompt)
+        stream = TextStream(tok, stop)
+        params = cfg.sampling_params()
         for token in stream_tokens(loaded.model, prompt_ids, cfg.max_tokens, params, cfg.seed + i, {tok.eot_id}):
-            piece = decoder.push(token)
-            pieces.append(piece)
-            out.write(piece)
+            out.write(stream.push(token))
             out.flush()
-        out.write("\n")
-        samples.append(cfg.prompt + "".join(pieces))
+            if stream.stopped:
+                break
+        out.write(stream.finish() + "\n")
+        samples.append(prompt + stream.text)
     return {"samples": samples}

@@ -94,9 +94,14 @@ class RotaryEmbedding(nn.Module):
         """cos and sin for positions start..start+length-1, each (length, head_dim/2)."""
         return self.cos[start : start + length], self.sin[start : start + length]
 
+    def at(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin at per-row positions (B, T), each (B, T, head_dim/2). Example: `rope.at(torch.tensor([[3]]))`"""
+        return self.cos[positions], self.sin[positions]
+
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate-half RoPE on x (B, T, H, hs) with half tables (T, hs/2): HF Llama's `x*cos + rotate_half(x)*sin`.
+    """Rotate-half RoPE on x (B, T, H, hs) with half tables (T, hs/2) or (B, T, hs/2): HF Llama's
+    `x*cos + rotate_half(x)*sin`.
 
     Example: `q = apply_rope(q, *rope.get(0, T))`
     """
@@ -108,7 +113,8 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 def _rope_into(out: torch.Tensor, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, sign: float = 1.0):
     """out = RoPE(x) written in place (x, out: (B, T, H, hs), any strides); sign=-1 rotates backwards (the inverse,
     which is also the transpose: RoPE's backward)."""
-    cos, sin = cos.to(x.dtype)[:, None], sin.to(x.dtype)[:, None]  # (T, 1, hs/2): broadcast over heads
+    # (T, 1, hs/2) or per-row (B, T, 1, hs/2): broadcast over heads
+    cos, sin = cos.to(x.dtype).unsqueeze(-2), sin.to(x.dtype).unsqueeze(-2)
     x1, x2 = x.chunk(2, dim=-1)  # (B, T, H, hs/2) each
     out1, out2 = out.chunk(2, dim=-1)
     torch.mul(x1, cos, out=out1).addcmul_(x2, sin, value=-sign)  # x1*cos - x2*sin
@@ -180,15 +186,11 @@ class CausalSelfAttention(nn.Module):
 
         is_causal, mask = True, None
         if kv_cache is not None:
-            start = kv_cache.pos
-            k, v = kv_cache.update(self.layer_idx, k, v)  # (B, nkv, start+T, hs): the prefix plus this chunk
-            if start > 0:
-                is_causal = False
-                if T > 1:
-                    # Chunked prefill after a prefix: query i sits at absolute position start+i and may see keys
-                    # 0..start+i. (SDPA's is_causal aligns the mask top-left, which would be wrong here.)
-                    q_pos = torch.arange(start, start + T, device=x.device)[:, None]  # (T, 1)
-                    mask = torch.arange(start + T, device=x.device)[None, :] <= q_pos  # (T, start+T)
+            # keys/values of the prefix plus this chunk (B, nkv, L, hs), and how to mask them
+            k, v, mask, is_causal = kv_cache.update(self.layer_idx, k, v)
+            if T == 1:
+                y = _decode_attention(q, k, v, mask)  # (B, nh, 1, hs)
+                return self.proj(y.transpose(1, 2).reshape(B, T, nh * hs))
         y = F.scaled_dot_product_attention(
             q,
             k,
@@ -200,6 +202,19 @@ class CausalSelfAttention(nn.Module):
         )  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, nh*hs)
         return self.proj(y)
+
+
+def _decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Attention of one new query per row over the cached keys: q (B, nh, 1, hs), k/v (B, nkv, L, hs), mask None or
+    bool (B, 1, 1, L). Two small matmuls: CPU SDPA's flash kernel costs milliseconds per call for a single query."""
+    B, nh, _, hs = q.shape
+    nkv = k.size(1)
+    q = q.view(B, nkv, nh // nkv, hs)  # (B, nkv, g, hs): the g query heads sharing one kv head
+    scores = torch.matmul(q, k.transpose(-1, -2)).mul_(hs**-0.5)  # (B, nkv, g, L)
+    if mask is not None:
+        scores.masked_fill_(~mask, float("-inf"))  # mask (B, 1, 1, L) broadcasts over kv heads and groups
+    weights = torch.softmax(scores, dim=-1)
+    return torch.matmul(weights, v).view(B, nh, 1, hs)  # (B, nkv, g, hs) -> (B, nh, 1, hs)
 
 
 # ----------------------------------------------------------------------------------------------- MLPs

@@ -137,30 +137,40 @@ class Transformer(nn.Module):
     ) -> ModelOutput:
         """Logits for token ids idx (B, T) and, given targets (B, T) (-100 = ignore), the loss.
 
-        With `kv_cache`, idx holds positions kv_cache.pos.. and the cache advances by T.
+        With `kv_cache`, idx row b holds positions kv_cache.lengths[b].. of the selected rows, which advance by T.
         Training should pass `return_logits=False`: with targets and a "mean"/"sum" reduction, the LM head and the
         cross-entropy then run fused in row chunks (`slmkit.model.loss`), never storing the (B, T, V) logits.
         Example: `out = model(idx, targets, loss_reduction="none")  # out.loss: (B, T)`
         """
         B, T = idx.shape
-        start = kv_cache.pos if kv_cache is not None else 0
-        if start + T > self.cfg.context_length:
+        longest = max(kv_cache.lengths[kv_cache.rows]) if kv_cache is not None else 0  # cached positions
+        if longest + T > self.cfg.context_length:
             raise InputError(
                 "model input",
-                f"sequence length {start + T}" + (f" ({start} cached + {T} new)" if start else ""),
+                f"sequence length {longest + T}" + (f" ({longest} cached + {T} new)" if longest else ""),
                 f"at most model.context_length={self.cfg.context_length}",
             )
+        start = 0
         if kv_cache is not None:
             kv_cache.check_room(B, T)
+            start = kv_cache.begin(T, idx.device)  # int, or per-row positions (B, T) for rows of different lengths
         if loss_reduction not in ("mean", "sum", "none"):
             raise ValueError(f"loss_reduction must be 'mean', 'sum' or 'none', got {loss_reduction!r}")
 
         x = self.wte(idx)  # (B, T, d)
+        if isinstance(start, int):
+            positions = None
+            rope = self.rope.get(start, T) if self.rope is not None else None  # (T, hs/2) cos, sin
+        else:
+            positions = start  # (B, T)
+            rope = self.rope.at(positions) if self.rope is not None else None  # (B, T, hs/2) cos, sin
         if self.wpe is not None:
-            x = x + self.wpe(torch.arange(start, start + T, device=idx.device))  # (T, d) broadcast over B
+            if positions is None:
+                x = x + self.wpe(torch.arange(start, start + T, device=idx.device))  # (T, d) broadcast over B
+            else:
+                x = x + self.wpe(positions)  # (B, T, d)
         if self.cfg.dropout and self.training:
             x = F.dropout(x, self.cfg.dropout, training=True)
-        rope = self.rope.get(start, T) if self.rope is not None else None  # (T, hs/2) cos, sin
 
         aux_losses = []
         for block in self.blocks:
