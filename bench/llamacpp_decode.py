@@ -35,8 +35,10 @@ def llamacpp_decode(llm, prompt: list[int], n: int) -> tuple[list[int], float]:
     llm.reset()
     llm.eval(prompt)
     tokens = []
+    n_vocab = llm.n_vocab()
     for _ in range(n):
-        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        # the last position's logits straight from the context (llm.scores is only filled with logits_all=True)
+        token = int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))))
         tokens.append(token)
         llm.eval([token])
     return tokens, time.perf_counter() - start
