@@ -6,5 +6,6 @@
 - `hf_import`: `slm import hf`, a local HF safetensors folder as a slmkit checkpoint
 - `hf_layout` (the weight/config mapping both ways), `model_card`, `ckpt_folder`
 
-Heavy dependencies (transformers, gguf, onnxruntime) are imported only by the modules that need them.
+Optional dependencies (gguf, onnx/onnxruntime) are imported only by the modules that need them; the HF export
+writes its folder without transformers (which loads it).
 """
