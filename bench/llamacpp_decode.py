@@ -55,7 +55,8 @@ def main() -> None:
     parser.add_argument("--prompt", default="Once upon a time")
     parser.add_argument("--tokens", type=int, default=200, help="new tokens per decode")
     parser.add_argument("--dtype", nargs="+", default=["f32", "q8_0"], choices=["f32", "f16", "q8_0"])
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for both (1 avoids spin-waiting on a busy machine)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for both (1 avoids spin-waiting on a busy machine)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many timed runs (after a warm-up)")
     args = parser.parse_args()
 

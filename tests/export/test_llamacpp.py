@@ -20,8 +20,9 @@ F32 = 0  # GGML_TYPE_F32
 
 
 def load_llama(path, n_ctx: int):
-    # f32 KV cache (llama.cpp's default is f16, which alone moves logits by ~1e-3)
-    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=2, n_batch=n_ctx, logits_all=True,
+    # f32 KV cache (llama.cpp's default is f16, which alone moves logits by ~1e-3); one thread: worker threads
+    # spin-wait, which is very slow on a busy machine
+    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=1, n_batch=n_ctx, logits_all=True,
                            type_k=F32, type_v=F32, verbose=False, seed=0)
 
 
