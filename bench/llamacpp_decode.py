@@ -35,8 +35,10 @@ def llamacpp_decode(llm, prompt: list[int], n: int) -> tuple[list[int], float]:
     llm.reset()
     llm.eval(prompt)
     tokens = []
+    n_vocab = llm.n_vocab()
     for _ in range(n):
-        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        # the last position's logits straight from the context (llm.scores is only filled with logits_all=True)
+        token = int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))))
         tokens.append(token)
         llm.eval([token])
     return tokens, time.perf_counter() - start
@@ -53,7 +55,8 @@ def main() -> None:
     parser.add_argument("--prompt", default="Once upon a time")
     parser.add_argument("--tokens", type=int, default=200, help="new tokens per decode")
     parser.add_argument("--dtype", nargs="+", default=["f32", "q8_0"], choices=["f32", "f16", "q8_0"])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for both (1 avoids spin-waiting on a busy machine)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many timed runs (after a warm-up)")
     args = parser.parse_args()
 

@@ -139,3 +139,17 @@ def test_gguf_low_precision(dtype, make_ckpt, tmp_path):
             # q8_0: one scale per 32 values, error at most half a step of max|w|/127
             tol = want.abs().max().item() / 127 if dtype == "q8_0" else 1e-3 * want.abs().max().item()
             torch.testing.assert_close(data, want, atol=tol, rtol=0, msg=name)
+
+
+def test_cli_refuses_unrepresentable_config_in_one_line(tmp_path, story_tokenizer, capsys):
+    from slmkit.cli import main
+    from slmkit.export.ckpt_folder import write_checkpoint_folder
+    from slmkit.model import ModelConfig
+    from tests.export.conftest import random_model
+
+    model = random_model(ModelConfig(vocab_size=320, d_model=32, n_heads=4, n_layers=1, mlp="gelu"))
+    ckpt = write_checkpoint_folder(tmp_path / "ckpt", model, story_tokenizer)
+    assert main(["export", "gguf", "--ckpt", str(ckpt), "--out", str(tmp_path / "m.gguf")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: model.mlp")
+    assert not (tmp_path / "m.gguf").exists()
