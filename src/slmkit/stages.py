@@ -85,6 +85,13 @@ _ALL = [
         "slmkit.eval.story_eval:StoryEvalConfig:story_eval_stage",
         "Write stories from beginnings and score them (age, creativity, consistency, grammar proxy).",
     ),
+    Stage(
+        "eval_tasks",
+        "eval tasks",
+        "slmkit.eval.task_eval:TaskEvalConfig:task_eval_stage",
+        "Instruction following, few-shot accuracy (k = 0, 1, 3, 5) and fine-tuned task metrics.",
+        ("task",),
+    ),
     Stage("judge", "judge", "slmkit.eval.judge:JudgeConfig:judge_stage", "Score items with an LLM judge and a rubric."),
     Stage("report", "report", "slmkit.eval.report:ReportConfig:report_stage", "Write report.html/.md for a run."),
     Stage(

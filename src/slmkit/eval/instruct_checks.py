@@ -23,8 +23,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from slmkit.data.synth.diversity import words_of
-from slmkit.eval.stories import sentences
+from slmkit.data.segment import sentences, words_of
 
 _QUOTE = re.compile(r"[\"“][^\"”]{2,}[\"”]")
 _MARKERS = {

@@ -29,9 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from slmkit.common.errors import InputError, MissingFileError, SlmkitError
-from slmkit.data.synth.diversity import words_of
+from slmkit.data.segment import sentences, words_of
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 _CAPITALIZED = re.compile(r"\b[A-Z][a-z]+\b")
 
 
@@ -57,11 +56,6 @@ def count_syllables(word: str) -> int:
     elif re.search(r"[^aeiouyszxh]es$", w) and not w.endswith(("ches", "shes", "ges", "ces")) and groups > 1:
         groups -= 1  # likes, makes: -es not a syllable unless after a sibilant
     return max(1, groups)
-
-
-def sentences(text: str) -> list[str]:
-    """Sentences split after . ! ? (and any closing quote). Example: `sentences("Hi. Bye!") == ["Hi.", "Bye!"]`"""
-    return [s for s in (part.strip() for part in _SENTENCE_END.split(text.strip())) if s]
 
 
 def flesch_kincaid_grade(text: str) -> float:

@@ -9,16 +9,11 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
+from slmkit.data.segment import words_of
+
 DIVERSITY_WINDOW = 10_000
-_WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
-
-
-def words_of(text: str) -> list[str]:
-    """Lower-case words without punctuation. Example: `words_of("Hi, Tom!") == ["hi", "tom"]`"""
-    return _WORD.findall(text.lower())
 
 
 def diversity_stats(texts: Iterable[str]) -> dict[str, float | int]:
