@@ -50,12 +50,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(micro_checkpoint):
+def feedback_run(tmp_path_factory) -> Path:
+    """A run folder whose feedback/items.jsonl holds one single-answer item and one pair, for the rating view."""
+    from slmkit.eval.feedback import write_items
+
+    run = tmp_path_factory.mktemp("rating")
+    write_items([{"id": "00001", "prompt": "Tell a story about a cat.", "outputs": ["The cat slept."]},
+                 {"id": "00002", "prompt": "Name a colour.", "outputs": ["Red.", "Blue is a fish."]}],
+                run / "feedback" / "items.jsonl")
+    return run
+
+
+@pytest.fixture(scope="module")
+def served(micro_checkpoint, feedback_run):
     """The shared micro checkpoint served by `python -m slmkit serve` in a subprocess, with an API key."""
     _require_browser()
     run = micro_checkpoint
     port = _free_port()
-    cmd = [sys.executable, "-m", "slmkit", "serve", "--ckpt", str(run), "--port", str(port), "--api-key", API_KEY]
+    cmd = [sys.executable, "-m", "slmkit", "serve", "--ckpt", str(run), "--port", str(port), "--api-key", API_KEY,
+           "--feedback-dir", str(feedback_run / "feedback")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -155,3 +168,43 @@ def test_page_streams_a_story_and_a_chat_reply(served, page, tmp_path):
     assert shot.stat().st_size > 10_000
     if os.environ.get("SLMKIT_SCREENSHOT_DIR"):  # keep a copy for docs / inspection
         shutil.copy(shot, Path(os.environ["SLMKIT_SCREENSHOT_DIR"]) / "web_page.png")
+
+
+def test_rating_view_saves_ratings_that_feedback_build_reads(served, feedback_run, page, tmp_path):
+    from slmkit.cli import main
+    from slmkit.eval.feedback import load_ratings
+
+    page.goto(served + "/")
+    page.evaluate(f"localStorage.setItem('slm.apiKey', '{API_KEY}'); localStorage.setItem('slm.rater', 'ann')")
+    page.reload()
+    page.click("#tab-rate")
+    page.wait_for_function("document.getElementById('rate-progress').textContent.startsWith('item 1 of 2')")
+    assert page.text_content("#rate-prompt") == "Tell a story about a cat."
+    assert page.is_hidden("#rate-b-box")  # one answer: no A/B choice
+    page.check('input[name="score"][value="4"]')
+    page.click("#rate-save")
+    page.wait_for_function("document.getElementById('rate-progress').textContent.startsWith('item 2 of 2')")
+    assert page.text_content("#rate-output-b") == "Blue is a fish."
+    page.check('input[name="score"][value="2"]')
+    page.check('input[name="preferred"][value="a"]')
+    page.fill("#rate-correction", "Red is a colour.")
+    page.click("#rate-save")
+    page.wait_for_function("document.getElementById('status').textContent.includes('Saved rating of item 00002')")
+    page.screenshot(path=str(tmp_path / "rating_view.png"), full_page=True)
+
+    ratings = load_ratings(feedback_run / "feedback" / "ratings.jsonl")
+    assert {k: (r["score"], r["preferred"], r["correction"]) for k, r in ratings.items()} == {
+        ("00001", "ann"): (4, None, None), ("00002", "ann"): (2, "a", "Red is a colour.")}
+    # the page's file is what `slm feedback build` reads: rated >= 4 -> SFT; correction and preference -> DPO pairs
+    assert main(["feedback", "build", "--run", str(feedback_run)]) == 0
+    sft = (feedback_run / "feedback" / "sft.jsonl").read_text()
+    dpo = (feedback_run / "feedback" / "dpo.jsonl").read_text()
+    assert "The cat slept." in sft and "Red is a colour." in sft
+    assert '"chosen": "Red.", "rejected": "Blue is a fish."' in dpo
+    # and `slm feedback import` reads it back into another run
+    other = tmp_path / "other"
+    (other / "feedback").mkdir(parents=True)
+    shutil.copy(feedback_run / "feedback" / "items.jsonl", other / "feedback" / "items.jsonl")
+    assert main(["feedback", "import", "--file", str(feedback_run / "feedback" / "ratings.jsonl"),
+                 "--run", str(other)]) == 0
+    assert len(load_ratings(other / "feedback" / "ratings.jsonl")) == 2

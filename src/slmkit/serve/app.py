@@ -54,6 +54,7 @@ class ServeSettings:
     timeout_s: float = 300.0
     max_body_bytes: int = 1_000_000
     limits: Limits = field(default_factory=Limits)
+    feedback_dir: Path | None = None  # where the rating view reads items.jsonl and appends ratings.jsonl
 
 
 @dataclass
@@ -257,6 +258,11 @@ def create_app(model, tokenizer, settings: ServeSettings | None = None) -> FastA
             yield {**head, "choices": [choice], **usage_field}
         if req.include_usage:
             yield {**head, "choices": [], "usage": generation.usage()}
+
+    if settings.feedback_dir is not None:
+        from slmkit.serve.feedback_routes import add_feedback_routes
+
+        add_feedback_routes(app, settings.feedback_dir, read_json)
 
     @app.get("/", include_in_schema=False)
     async def index():

@@ -36,6 +36,8 @@ class ServeConfig:
     max_n: int = opt(8, "most choices (n x prompts) per request")
     max_body_bytes: int = opt(1_000_000, "largest request body in bytes")
     device: str = opt("auto", "auto, cpu, cuda")
+    feedback_dir: str | None = opt(None, "rating view: items.jsonl in, ratings.jsonl out "
+                                   "(default: <run>/feedback when the checkpoint is inside a run directory)")
 
     def __post_init__(self):
         check(self.ckpt is not None, "ckpt", self.ckpt, "a checkpoint (--ckpt DIR)")
@@ -45,13 +47,21 @@ class ServeConfig:
             check(getattr(self, name) >= 1, name, getattr(self, name), ">= 1")
         check(self.timeout_s > 0, "timeout_s", self.timeout_s, "> 0")
 
+    def resolved_feedback_dir(self) -> Path | None:
+        if self.feedback_dir is not None:
+            return Path(self.feedback_dir)
+        parts = Path(self.ckpt).resolve().parts
+        if "ckpt" in parts:
+            return Path(*parts[: parts.index("ckpt")]) / "feedback"
+        return Path(self.ckpt) / "feedback" if (Path(self.ckpt) / "ckpt").is_dir() else None
+
     def settings(self, model_id: str):
         from slmkit.serve.app import ServeSettings
 
         limits = Limits(max_prompt_tokens=self.max_prompt_tokens, max_tokens=self.max_tokens, max_n=self.max_n)
         return ServeSettings(model_id=model_id, api_key=self.api_key, max_batch=self.max_batch,
                              max_queue=self.max_queue, timeout_s=self.timeout_s, max_body_bytes=self.max_body_bytes,
-                             limits=limits)
+                             limits=limits, feedback_dir=self.resolved_feedback_dir())
 
 
 def default_model_id(ckpt: str) -> str:

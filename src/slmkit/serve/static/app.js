@@ -163,6 +163,77 @@ async function loadModels() {
   }
 }
 
+// ---- rating view: items from /v1/feedback/items, one at a time, ratings POSTed to /v1/feedback/ratings ----
+const rating = { items: [], rated: {}, index: 0 };
+
+function raterName() { return $("rater").value.trim() || "anonymous"; }
+
+function checkedValue(name) {
+  const el = document.querySelector(`input[name="${name}"]:checked`);
+  return el ? el.value : null;
+}
+
+function showRatingItem() {
+  const item = rating.items[rating.index];
+  if (!item) return;
+  const saved = rating.rated[item.id] || {};
+  $("rate-prompt").textContent = item.prompt;
+  $("rate-output-a").textContent = item.outputs[0];
+  const pair = item.outputs.length > 1;
+  $("rate-b-box").hidden = !pair;
+  $("rate-preferred").hidden = !pair;
+  $("rate-output-b").textContent = pair ? item.outputs[1] : "";
+  for (const el of document.querySelectorAll('input[name="score"], input[name="preferred"]')) {
+    el.checked = String(saved[el.name]) === el.value;
+  }
+  $("rate-correction").value = saved.correction || "";
+  $("rate-item").classList.toggle("rated", item.id in rating.rated);
+  const done = rating.items.filter((it) => it.id in rating.rated).length;
+  $("rate-progress").textContent = `item ${rating.index + 1} of ${rating.items.length} · ${done} rated`;
+}
+
+async function loadRatingItems() {
+  try {
+    const resp = await fetch(`/v1/feedback/items?rater=${encodeURIComponent(raterName())}`, { headers: headers() });
+    if (!resp.ok) throw new Error(await errorMessage(resp));
+    const body = await resp.json();
+    rating.items = body.data;
+    rating.rated = body.ratings || {};
+    const firstOpen = rating.items.findIndex((it) => !(it.id in rating.rated));
+    rating.index = firstOpen >= 0 ? firstOpen : 0;
+    showRatingItem();
+    setStatus(`${rating.items.length} item(s) to rate.`);
+  } catch (err) {
+    setStatus("Could not load items to rate: " + err.message, true);
+  }
+}
+
+async function saveRating() {
+  const item = rating.items[rating.index];
+  if (!item) return;
+  const body = {
+    id: item.id, rater: raterName(), score: checkedValue("score"), preferred: checkedValue("preferred"),
+    correction: $("rate-correction").value,
+  };
+  try {
+    const resp = await fetch("/v1/feedback/ratings", { method: "POST", headers: headers(), body: JSON.stringify(body) });
+    if (!resp.ok) throw new Error(await errorMessage(resp));
+    rating.rated[item.id] = (await resp.json()).saved;
+    const next = rating.items.findIndex((it) => !(it.id in rating.rated));
+    if (next >= 0) rating.index = next;
+    showRatingItem();
+    setStatus(`Saved rating of item ${item.id}.`);
+  } catch (err) {
+    setStatus("Could not save: " + err.message, true);
+  }
+}
+
+function stepRatingItem(delta) {
+  if (!rating.items.length) return;
+  rating.index = (rating.index + delta + rating.items.length) % rating.items.length;
+  showRatingItem();
+}
+
 function showPanel(tab) {
   for (const t of document.querySelectorAll(".tab")) t.classList.toggle("active", t === tab);
   for (const p of document.querySelectorAll(".panel")) p.classList.toggle("active", p.id === tab.dataset.panel);
@@ -179,6 +250,12 @@ function init() {
   for (const id of ["chat-stop", "story-stop"]) {
     $(id).addEventListener("click", () => state.controller && state.controller.abort());
   }
+  $("tab-rate").addEventListener("click", loadRatingItems);
+  $("rater").value = localStorage.getItem("slm.rater") || "";
+  $("rater").addEventListener("change", () => { localStorage.setItem("slm.rater", $("rater").value.trim()); loadRatingItems(); });
+  $("rate-save").addEventListener("click", saveRating);
+  $("rate-prev").addEventListener("click", () => stepRatingItem(-1));
+  $("rate-next").addEventListener("click", () => stepRatingItem(1));
   $("api-key").value = state.apiKey;
   $("save-key").addEventListener("click", () => {
     state.apiKey = $("api-key").value.trim();
