@@ -162,3 +162,28 @@ def test_judge_bad_items_fail_before_any_request(judge_url, tmp_path, capsys):
     assert FakeJudge.requests == []
     assert main(["judge", "--base-url", judge_url, "--model", "m", "--items", str(items), "--samples", "3"]) != 0
     assert "temperature" in capsys.readouterr().err
+
+
+def test_judge_end_to_end_against_slm_serve(micro_checkpoint, tmp_path, capsys):
+    """The real server as the judge: a micro model cannot write JSON, so every judgement ends unparseable (its repair
+    turn is answered badly, or refused as longer than the micro model's 64-token context) -- and the run still
+    completes and reports that."""
+    from slmkit.infer.load import load_checkpoint
+    from slmkit.serve.app import ServeSettings, create_app
+    from slmkit.serve.stage import ServerThread
+
+    loaded = load_checkpoint(micro_checkpoint)
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"response": w}) + "\n" for w in ("hi", "bye")))
+    rubric = tmp_path / "short.yaml"  # the micro model's context is 64 tokens: a short rubric
+    rubric.write_text("template: 'Rate: {response}'\nfields: [response]\nscores: {score: [0, 100]}\n")
+    app = create_app(loaded.model, loaded.tokenizer, ServeSettings(model_id="micro"))
+    with ServerThread(app) as server:
+        assert main(["judge", "--base-url", server.url + "/v1", "--model", "micro", "--items", str(items),
+                     "--rubric", str(rubric), "--max-tokens", "8", "--progress", "false"]) == 0
+    summary = json.loads((tmp_path / "items.judge_summary.json").read_text())
+    assert summary["items"] == 2 and summary["judgements"] == 2 and summary["repairs"] == 2
+    results = [json.loads(line) for line in (tmp_path / "items.judge.jsonl").read_text().splitlines()]
+    for result in results:
+        sample = result["samples"][0]
+        assert 1 <= len(sample["replies"]) <= 2 and ("error" in sample or "scores" in sample)

@@ -77,6 +77,7 @@ class TeacherClient:
         rpm: float = 0.0,
         api_key_env: str = "OPENAI_API_KEY",
         role: str = "teacher",
+        retry_empty: bool = True,
     ):
         try:
             import openai
@@ -86,6 +87,7 @@ class TeacherClient:
         # The client's own retries are off: ours count every failure kind the same way and log nothing twice.
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
         self.base_url, self.model, self.api_key_env, self.role = base_url, model, api_key_env, role
+        self.retry_empty = retry_empty  # a judge treats an empty reply as an unusable answer, not a network fault
         self.temperature, self.max_tokens = temperature, max_tokens
         self.max_retries, self.retry_delay_s = max_retries, retry_delay_s
         self.limiter = RateLimiter(rpm)
@@ -108,7 +110,7 @@ class TeacherClient:
                 response = self._client.chat.completions.create(model=self.model, messages=messages, **request)
                 choice = response.choices[0] if response.choices else None
                 text = (choice.message.content or "") if choice is not None else ""
-                if text.strip():
+                if text.strip() or (choice is not None and not self.retry_empty):
                     return ChatReply(text=text, finish_reason=choice.finish_reason or "stop")
                 last_error = "an empty reply"
             except (openai.RateLimitError, openai.InternalServerError) as exc:

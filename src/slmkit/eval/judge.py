@@ -219,12 +219,18 @@ class Judge:
             messages += [{"role": "assistant", "content": reply},
                          {"role": "user", "content": f"Your reply could not be used: {first_error}. Reply with only "
                                                      f"a JSON object with the same keys as {example}."}]
-            reply = self._ask(messages, sample)
-            replies.append(reply)
             try:
-                entry = {"scores": parse_judgement(reply, self.rubric)}
-            except ValueError as second_error:
-                entry = {"error": str(second_error)}
+                reply = self._ask(messages, sample)
+            except EndpointError as exc:  # the first request worked, so this refusal (say, too long) is the item's
+                if exc.status != 400:
+                    raise
+                entry = {"error": f"the repair request was refused: {exc}"}
+            else:
+                replies.append(reply)
+                try:
+                    entry = {"scores": parse_judgement(reply, self.rubric)}
+                except ValueError as second_error:
+                    entry = {"error": str(second_error)}
         entry["replies"] = replies
         self.cache.put(key, entry)
         return entry
@@ -341,7 +347,7 @@ def judge_stage(cfg: JudgeConfig) -> dict[str, Any]:
     cache = JudgeCache(Path(cfg.cache) if cfg.cache else out.with_name(out.stem + ".cache.jsonl"))
     client = TeacherClient(cfg.base_url, cfg.model, os.environ.get(cfg.api_key_env, "EMPTY"),
                            temperature=cfg.temperature, max_tokens=cfg.max_tokens, rpm=cfg.rpm,
-                           api_key_env=cfg.api_key_env, role="judge")
+                           api_key_env=cfg.api_key_env, role="judge", retry_empty=False)
     judge = Judge(client, rubric, cache, cfg.temperature, cfg.seed)
     jobs = [(i, s) for i in range(len(items)) for s in range(cfg.samples)]
     done: dict[tuple[int, int], dict[str, Any]] = {}
