@@ -126,3 +126,19 @@ def test_eval_stories_bad_prompts_file_is_one_line(micro_checkpoint, tmp_path, c
     assert main(["eval", "stories", "--ckpt", str(micro_checkpoint), "--prompts", str(prompts), "--n", "2"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "p.jsonl:2" in err[0]
+
+
+def test_eval_stories_scores_existing_stories_without_a_model(tmp_path, capsys):
+    stories = tmp_path / "stories.txt"
+    stories.write_text("Tom had a red ball. He played with it all day.\n<|endoftext|>\n"
+                       "Sue saw a cat. The cat was happy and Sue was happy too.\n<|endoftext|>\n")
+    reference = tmp_path / "train.txt"
+    reference.write_text("He played with it all day and the cat was happy.\n")
+    out = tmp_path / "ref.json"
+    assert main(["eval", "stories", "--stories", str(stories), "--reference", str(reference), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["stories"] == 2 and report["checkpoint"] is None
+    assert report["samples"][0] == {"prompt": "Tom had a red ball.", "continuation": " He played with it all day."}
+    # longest shared word n-grams: "he played with it all day" (6) and "the cat was happy" (4)
+    assert report["metrics"]["creativity"]["overlap_max"] == 6
+    assert report["metrics"]["creativity"]["overlap_mean"] == 5.0

@@ -38,7 +38,9 @@ EVAL_SEED_OFFSET = 1_000_003  # synthetic beginnings come from stories the train
 
 @dataclass
 class StoryEvalConfig:
-    ckpt: str = opt(None, "checkpoint folder, ckpt/<stage> folder, or run directory")
+    ckpt: str | None = opt(None, "checkpoint folder, ckpt/<stage> folder, or run directory")
+    stories: str | None = opt(None, "score these stories instead of generating: .jsonl with prompt + continuation, "
+                              "or a TinyStories .txt (each cut after its first sentence): a reference row")
     prompts: str | None = opt(None, "story beginnings: .txt or .jsonl (default: synthetic stories)")
     n: int = opt(50, "number of stories to write")
     seed: int = opt(0, "seed for beginnings and sampling")
@@ -53,7 +55,8 @@ class StoryEvalConfig:
     out: str | None = opt(None, "report path (default: <run>/eval/stories.json)")
 
     def __post_init__(self):
-        check(self.ckpt is not None, "ckpt", self.ckpt, "a checkpoint (--ckpt DIR)")
+        check(self.ckpt is not None or self.stories is not None, "ckpt", self.ckpt,
+              "a checkpoint (--ckpt DIR), or stories to score (--stories FILE)")
         check(self.n >= 2, "n", self.n, ">= 2 stories (self-BLEU compares stories with each other)")
         check(self.max_tokens >= 1, "max_tokens", self.max_tokens, ">= 1")
         check(self.temperature >= 0, "temperature", self.temperature, ">= 0")
@@ -97,6 +100,29 @@ def load_beginnings(cfg: StoryEvalConfig) -> list[str]:
     if len(out) < cfg.n:
         raise InputError(str(path), found=f"{len(out)} beginnings", expected=f"at least n={cfg.n}")
     return out[: cfg.n]
+
+
+def read_stories(path: Path, n: int) -> tuple[list[str], list[str]]:
+    """(beginnings, continuations) of existing stories: prompt/continuation records, or TinyStories documents cut
+    after their first sentence."""
+    if path.suffix == ".jsonl":
+        from slmkit.eval.feedback import read_records
+
+        pairs = []
+        for k, rec in enumerate(read_records(path), 1):
+            if not isinstance(rec.get("prompt"), str) or not isinstance(rec.get("continuation"), str):
+                raise InputError(f"{path} record {k}", found=f"fields {sorted(rec)}",
+                                 expected="prompt and continuation strings")
+            pairs.append((rec["prompt"], rec["continuation"]))
+    else:
+        pairs = []
+        for doc in read_documents(path):
+            head = first_sentence(doc, max_words=10_000)
+            pairs.append((head, doc[len(head):] if doc.startswith(head) else " " + doc))
+    if len(pairs) < 2:
+        raise InputError(str(path), found=f"{len(pairs)} stories", expected="at least 2")
+    pairs = pairs[:n]
+    return [p for p, _ in pairs], [c for _, c in pairs]
 
 
 def _reference_files(cfg: StoryEvalConfig, run_dir: Path | None) -> list[Path]:
@@ -153,27 +179,27 @@ def story_eval_stage(cfg: StoryEvalConfig) -> dict[str, Any]:
     """Write cfg.n stories from beginnings, score them, save the report and samples; returns the report."""
     easy_words = m.load_easy_words(cfg.easy_words)
     aoa = m.load_aoa_norms(cfg.aoa_norms) if cfg.aoa_norms else None
-    device = pick_device(cfg.device)
-    loaded = load_checkpoint(cfg.ckpt, device=device)
-    run_dir = _run_dir_of(loaded.path)
+    run_dir, checkpoint, seconds = None, None, 0.0
+    if cfg.stories is not None:
+        beginnings, continuations = read_stories(Path(cfg.stories), cfg.n)
+    else:
+        loaded = load_checkpoint(cfg.ckpt, device=pick_device(cfg.device))
+        run_dir, checkpoint = _run_dir_of(loaded.path), str(loaded.path)
+        beginnings = load_beginnings(cfg)
+        tok = loaded.tokenizer
+        prompts = [[tok.eot_id] + tok.encode(b) for b in beginnings]
+        params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            outputs = generate(loaded.model, prompts, cfg.max_tokens, params, seed=cfg.seed, stop_ids={tok.eot_id})
+        seconds = time.perf_counter() - start
+        continuations = [tok.decode(ids) for ids in outputs]
     references = _reference_files(cfg, run_dir)
-    index = None
-    if references:
-        texts = [d for path in references for d in read_documents(path)]
-        index = m.NgramIndex(texts)
-
-    beginnings = load_beginnings(cfg)
-    tok = loaded.tokenizer
-    prompts = [[tok.eot_id] + tok.encode(b) for b in beginnings]
-    params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p)
-    start = time.perf_counter()
-    with torch.inference_mode():
-        outputs = generate(loaded.model, prompts, cfg.max_tokens, params, seed=cfg.seed, stop_ids={tok.eot_id})
-    seconds = time.perf_counter() - start
-    continuations = [tok.decode(ids) for ids in outputs]
+    index = m.NgramIndex([d for path in references for d in read_documents(path)]) if references else None
 
     report = {
-        "checkpoint": str(loaded.path),
+        "checkpoint": checkpoint,
+        "scored_file": cfg.stories,
         "config": to_dict(cfg),
         "stories": len(continuations),
         "reference_words": index.n_words if index is not None else 0,
