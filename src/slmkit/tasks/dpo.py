@@ -12,7 +12,8 @@ Alpaca-style preference data (`instruction`, `input`, `chosen`, `rejected`: the 
 
 Validation reports the DPO loss and two views of preference: `reward_accuracy` / `reward_margin` (the implicit reward
 beta * log pi/ref: 0 for the starting model by construction) and `logp_accuracy` / `logp_margin` (does the model
-itself give the chosen answer a higher log-likelihood than the rejected one: comparable between any two models).
+itself give the chosen answer a higher log-likelihood than the rejected one, in total and per token: comparable between
+any two models, and reported for the reference too, so one run shows the SFT model against the DPO model).
 
 Example:
     slm finetune dpo --ckpt runs/sft/ckpt/instruct/best --data instruction-data-with-preference.json --dpo.beta 0.1
@@ -146,20 +147,27 @@ class DPOTask:
     def evaluate(self, model: DPOModel, examples: list[Encoded], device) -> dict[str, Any]:
         was_training = model.training
         model.eval()
-        losses, margins, logp_diffs, ref_diffs = [], [], [], []
+        losses, margins, logp_diffs, ref_diffs, norm_diffs, ref_norm_diffs = [], [], [], [], [], []
         for batch in eval_batches(examples, 8):
             x, y = self.collate(batch, device)
             out = model(x, y)
+            n_tokens = (y != IGNORE_INDEX).sum(dim=-1).clamp(min=1)  # (2B,) response tokens per row
+            n_chosen, n_rejected = n_tokens[: len(batch)], n_tokens[len(batch):]
             losses.append(float(out.loss) * len(batch))
             margins.append(out.margin)
             logp_diffs.append(out.policy_chosen - out.policy_rejected)
             ref_diffs.append(out.reference_chosen - out.reference_rejected)
+            norm_diffs.append(out.policy_chosen / n_chosen - out.policy_rejected / n_rejected)
+            ref_norm_diffs.append(out.reference_chosen / n_chosen - out.reference_rejected / n_rejected)
         model.train(was_training)
         margin, logp, ref = torch.cat(margins), torch.cat(logp_diffs), torch.cat(ref_diffs)
+        norm, ref_norm = torch.cat(norm_diffs), torch.cat(ref_norm_diffs)
         return {"loss": sum(losses) / len(examples), "reward_accuracy": float((margin > 0).float().mean()),
                 "reward_margin": float(margin.mean()), "logp_accuracy": float((logp > 0).float().mean()),
                 "logp_margin": float(logp.mean()), "reference_logp_accuracy": float((ref > 0).float().mean()),
-                "reference_logp_margin": float(ref.mean()), "n": len(examples)}
+                "reference_logp_margin": float(ref.mean()),
+                "per_token_logp_accuracy": float((norm > 0).float().mean()),
+                "reference_per_token_logp_accuracy": float((ref_norm > 0).float().mean()), "n": len(examples)}
 
     def checkpoint_record(self) -> dict[str, Any]:
         record = self._prompts.checkpoint_record() if self._prompts.used_format else {}
