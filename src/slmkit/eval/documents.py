@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from slmkit.common.errors import InputError, MissingFileError
 
@@ -42,3 +43,32 @@ def read_sourced_documents(path: Path) -> dict[str, list[str]]:
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
             raise InputError(f"{path}:{n}", found=line[:40], expected='a JSON object with a "text" field') from None
     return groups
+
+
+def read_json_records(path: Path, what: str = "records") -> list[dict[str, Any]]:
+    """JSON objects from .jsonl (one per line) or .json (a list); errors name the file and line.
+
+    Example: `read_json_records(Path("items.jsonl"), "items to judge")`
+    """
+    if not path.is_file():
+        raise MissingFileError(path, expected=f"{what} (.jsonl or .json)")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(str(path), found=f"invalid JSON at line {exc.lineno}", expected="a JSON list") from None
+        if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+            raise InputError(str(path), found=type(data).__name__, expected="a JSON list of objects")
+        return data
+    records = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise InputError(f"{path}:{n}", found=line[:40], expected="one JSON object per line") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}:{n}", found=type(record).__name__, expected="a JSON object")
+            records.append(record)
+    return records

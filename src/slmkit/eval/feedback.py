@@ -28,6 +28,7 @@ from slmkit.common.atomic import atomic_write_text
 from slmkit.common.errors import ConfigError, InputError, MissingFileError
 from slmkit.common.log import print0
 from slmkit.config import check, opt
+from slmkit.eval.documents import read_json_records
 
 CSV_COLUMNS = ["id", "prompt", "output_a", "output_b", "score", "preferred", "correction", "rater"]
 PREFERENCES = ("a", "b", "tie")
@@ -40,29 +41,6 @@ def feedback_dir(run: str | Path) -> Path:
 # ---- items ---------------------------------------------------------------------------------------------------------
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """JSON objects from .jsonl or a .json list (errors name the file and line)."""
-    if not path.is_file():
-        raise MissingFileError(path, expected="a .jsonl or .json file")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(str(path), found=f"invalid JSON at line {exc.lineno}", expected="a JSON list") from None
-        if not isinstance(data, list):
-            raise InputError(str(path), found=type(data).__name__, expected="a JSON list of objects")
-        return data
-    records = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise InputError(f"{path}:{n}", found=line[:40], expected="one JSON object per line") from None
-    return records
-
-
 def prompts_of(path: Path) -> list[str]:
     """Prompts from a .txt (one per line) or .jsonl/.json (`prompt`, or Alpaca `instruction` + `input`)."""
     if path.suffix == ".txt":
@@ -70,7 +48,7 @@ def prompts_of(path: Path) -> list[str]:
             raise MissingFileError(path, expected="a text file with one prompt per line")
         return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     prompts = []
-    for n, rec in enumerate(read_records(path), 1):
+    for n, rec in enumerate(read_json_records(path), 1):
         if "prompt" in rec:
             prompts.append(str(rec["prompt"]))
         elif "instruction" in rec:
@@ -97,7 +75,7 @@ def write_items(items: list[dict[str, Any]], out: Path) -> None:
 def read_items(path: Path) -> dict[str, dict[str, Any]]:
     """id -> item from items.jsonl."""
     items = {}
-    for n, rec in enumerate(read_records(path), 1):
+    for n, rec in enumerate(read_json_records(path), 1):
         if not isinstance(rec, dict) or "id" not in rec or not isinstance(rec.get("outputs"), list):
             raise InputError(f"{path} record {n}", found=str(rec)[:60], expected='{"id", "prompt", "outputs": [...]}')
         items[str(rec["id"])] = rec
@@ -170,7 +148,7 @@ def read_annotations(path: Path, items: dict[str, dict[str, Any]]) -> list[dict[
                 raise InputError(str(path), found=f"columns {reader.fieldnames}", expected=f"columns {CSV_COLUMNS}")
             rows = [(f"{path}:{n}", row) for n, row in enumerate(reader, 2)]
     else:
-        rows = [(f"{path} record {n}", rec) for n, rec in enumerate(read_records(path), 1)]
+        rows = [(f"{path} record {n}", rec) for n, rec in enumerate(read_json_records(path), 1)]
     ratings = [validate_rating(row, where, items) for where, row in rows]
     return [r for r in ratings if r is not None]
 
@@ -293,7 +271,7 @@ def feedback_export_stage(cfg: FeedbackExportConfig) -> dict[str, Any]:
     """Write items for annotators; returns {"items": n, "out": path}."""
     if cfg.records is not None:
         items = []
-        for n, rec in enumerate(read_records(Path(cfg.records)), 1):
+        for n, rec in enumerate(read_json_records(Path(cfg.records)), 1):
             output = rec.get("output", rec.get("continuation", rec.get("response")))
             if "prompt" not in rec or output is None:
                 raise InputError(f"{cfg.records} record {n}", found=f"fields {sorted(rec)}",
@@ -353,7 +331,7 @@ def feedback_build_stage(cfg: FeedbackBuildConfig) -> dict[str, Any]:
     fdir = feedback_dir(cfg.run)
     items = read_items(fdir / "items.jsonl")
     ratings = list(load_ratings(fdir / "ratings.jsonl").values())
-    judged = [rec for path in cfg.judged for rec in read_records(Path(path))]
+    judged = [rec for path in cfg.judged for rec in read_json_records(Path(path))]
     sft, dpo = build_training_data(items, ratings, judged, cfg.min_score, cfg.judge_min)
     atomic_write_text(fdir / "sft.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sft))
     atomic_write_text(fdir / "dpo.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in dpo))

@@ -31,6 +31,7 @@ from slmkit.common.errors import ConfigError, InputError, MissingFileError, Slmk
 from slmkit.common.log import print0
 from slmkit.config import check, opt
 from slmkit.data.teacher_client import EndpointError, TeacherClient
+from slmkit.eval.documents import read_json_records
 
 RUBRICS_DIR = Path(__file__).parent / "rubrics"
 # two-sided 95% Student's t critical values by degrees of freedom; 1.96 beyond the table
@@ -283,32 +284,6 @@ def format_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def read_items(path: Path) -> list[dict[str, Any]]:
-    """Items from .jsonl (one object per line) or .json (a list of objects)."""
-    if not path.is_file():
-        raise MissingFileError(path, expected="items to judge (.jsonl or .json)")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(str(path), found=f"invalid JSON at line {exc.lineno}", expected="a JSON list") from None
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise InputError(str(path), found=type(items).__name__, expected="a list of JSON objects")
-        return items
-    items = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputError(f"{path}:{n}", found=line[:40], expected="one JSON object per line") from None
-            if not isinstance(item, dict):
-                raise InputError(f"{path}:{n}", found=type(item).__name__, expected="a JSON object")
-            items.append(item)
-    return items
-
-
 @dataclass
 class JudgeConfig:
     base_url: str = opt(None, "OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
@@ -340,7 +315,7 @@ def judge_stage(cfg: JudgeConfig) -> dict[str, Any]:
     """Judge every item `samples` times; write results, summary JSON and print the table. Returns the summary."""
     rubric = load_rubric(cfg.rubric)
     items_path = Path(cfg.items)
-    items = read_items(items_path)
+    items = read_json_records(items_path, "items to judge")
     for n, item in enumerate(items, 1):  # check every item before spending a request
         rubric.prompt(item, f"{items_path} item {n}")
     out = Path(cfg.out) if cfg.out else items_path.with_name(items_path.stem + ".judge.jsonl")

@@ -28,7 +28,7 @@ from slmkit.common.errors import InputError, MissingFileError
 from slmkit.common.log import print0
 from slmkit.config import check, opt, to_dict
 from slmkit.eval import stories as m
-from slmkit.eval.documents import read_documents
+from slmkit.eval.documents import read_documents, read_json_records
 from slmkit.infer.engine import generate
 from slmkit.infer.load import load_checkpoint
 from slmkit.infer.sampling import SamplingParams
@@ -106,10 +106,8 @@ def read_stories(path: Path, n: int) -> tuple[list[str], list[str]]:
     """(beginnings, continuations) of existing stories: prompt/continuation records, or TinyStories documents cut
     after their first sentence."""
     if path.suffix == ".jsonl":
-        from slmkit.eval.feedback import read_records
-
         pairs = []
-        for k, rec in enumerate(read_records(path), 1):
+        for k, rec in enumerate(read_json_records(path), 1):
             if not isinstance(rec.get("prompt"), str) or not isinstance(rec.get("continuation"), str):
                 raise InputError(f"{path} record {k}", found=f"fields {sorted(rec)}",
                                  expected="prompt and continuation strings")

@@ -34,6 +34,7 @@ from slmkit.common.device import pick_device
 from slmkit.common.errors import InputError
 from slmkit.common.log import print0
 from slmkit.config import check, opt, to_dict
+from slmkit.eval.documents import read_json_records
 from slmkit.eval.instruct_checks import check_story, parse_instruction
 from slmkit.infer.engine import generate
 from slmkit.infer.load import load_checkpoint
@@ -68,12 +69,6 @@ class TaskEvalConfig:
 # ---- data ----------------------------------------------------------------------------------------------------------
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    from slmkit.eval.feedback import read_records
-
-    return read_records(path)
-
-
 def synthetic_fewshot_items(n: int, seed: int) -> list[dict[str, str]]:
     """(summary -> happy/sad) items from synthetic stories. Example: `synthetic_fewshot_items(2, 0)[0]["output"]`"""
     from slmkit.data.synth import generate_stories
@@ -85,7 +80,7 @@ def fewshot_items(cfg: TaskEvalConfig) -> list[dict[str, str]]:
     if cfg.data is None:
         return synthetic_fewshot_items(cfg.n + 50, cfg.seed + EVAL_SEED_OFFSET)
     items = []
-    for n, rec in enumerate(_read_jsonl(Path(cfg.data)), 1):
+    for n, rec in enumerate(read_json_records(Path(cfg.data)), 1):
         text, label = rec.get("input", rec.get("text")), rec.get("output", rec.get("label"))
         if not isinstance(text, str) or label is None:
             raise InputError(f"{cfg.data} record {n}", found=f"fields {sorted(rec)}",
@@ -151,7 +146,7 @@ def instruct_prompts(cfg: TaskEvalConfig) -> list[str]:
 
         return [s.instruction for s in generate_stories(cfg.n, seed=cfg.seed + EVAL_SEED_OFFSET)]
     prompts = []
-    for n, rec in enumerate(_read_jsonl(Path(cfg.data)), 1):
+    for n, rec in enumerate(read_json_records(Path(cfg.data)), 1):
         if not isinstance(rec.get("instruction"), str):
             raise InputError(f"{cfg.data} record {n}", found=f"fields {sorted(rec)}", expected="an 'instruction'")
         prompts.append(rec["instruction"])
