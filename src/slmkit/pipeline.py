@@ -147,4 +147,5 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
     }
     results = run_stages(stages, run)
     print0(f"\ndone: run directory {run.root} (checkpoints in {run.ckpt_dir()}, plot in {run.plots_dir / 'loss.png'})")
+    print0(f"serve it (OpenAI-compatible API + web page): slm serve --ckpt {run.root}")
     return results
