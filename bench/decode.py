@@ -107,6 +107,22 @@ def time_hf(hf, prompt: list[int], new_tokens: int) -> tuple[float, list[int]]:
     return (total - prefill) / (new_tokens - 1), out[0, len(prompt):].tolist()
 
 
+def matmul_floor(model: Transformer, repeats: int = 50) -> float:
+    """Seconds per token of the decode step's matrix-vector products alone (every weight read once, fp32): the
+    floor that any engine's batch-1 decoding of these weights pays before any other work."""
+    weights = [m.weight.detach() for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    inputs = [torch.randn(1, w.size(1)) for w in weights]
+    with torch.inference_mode():
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                for x, w in zip(inputs, weights):
+                    torch.mm(x, w.t())
+            best = min(best, (time.perf_counter() - start) / repeats)
+    return best
+
+
 def write_checkpoint(model: Transformer, tok: Tokenizer, folder: Path) -> Path:
     from safetensors.torch import save_model
 
@@ -212,6 +228,10 @@ def main() -> None:
         for name, seconds in best.items():
             print(f"  {name:12s} best {1 / seconds:7.1f} tok/s")
         print(f"  slmkit / transformers: {best['transformers'] / best['slmkit']:.2f}x")
+        floor = matmul_floor(model)
+        print(f"  matmul floor (weights streamed once, nothing else): {floor * 1e3:.2f} ms/token "
+              f"= {1 / floor:.1f} tok/s; slmkit spends {best['slmkit'] / floor:.2f}x the floor, "
+              f"transformers {best['transformers'] / floor:.2f}x")
 
         if not args.skip_server:
             ckpt = write_checkpoint(model, tok, Path(tmp) / "ckpt")
