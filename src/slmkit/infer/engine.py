@@ -59,12 +59,14 @@ class Sequence:
         self.output: list[int] = []
         self.finish_reason: str | None = None
         self.row = -1  # KV-cache row while active
+        params = request.params
+        # argmax of the raw logits is all this sequence needs (the engine batches it across rows)
+        self.plain_greedy = params.temperature <= 0 and not params.has_penalties and request.logprobs is None
         self.generator = torch.Generator(device=device)
         if request.seed is None:
             self.generator.seed()
         else:
             self.generator.manual_seed(request.seed)
-        params = request.params
         self.counts = self.seen = None
         if params.frequency_penalty or params.presence_penalty:
             self.counts = torch.zeros(1, vocab_size, device=device)  # (1, V) generated-token counts
@@ -80,6 +82,11 @@ class Sequence:
         """Sample this sequence's next token from its logits (1, V) and record it."""
         req = self.request
         token = int(sample_next_token(logits, self.generator, req.params, self.counts, self.seen))
+        return self.accept(token, logits)
+
+    def accept(self, token: int, logits: torch.Tensor | None = None) -> TokenEvent:
+        """Record `token` as this sequence's next token (logits (1, V) are needed only for logprobs)."""
+        req = self.request
         event = TokenEvent(token)
         if req.logprobs is not None:
             logprobs = torch.log_softmax(logits.float(), dim=-1)[0]  # (V,)
@@ -150,12 +157,14 @@ class Engine:
         if n == 0:
             return []
         logits = self.model(self._last[:n], kv_cache=self.cache.select(0, n)).logits[:, -1]  # (n, V)
-        events = []
+        # plain greedy rows need no per-row sampling: one argmax and one device->host copy for all of them
+        greedy = logits.argmax(dim=-1).tolist() if any(s.plain_greedy for s in self.active) else None
+        events, next_ids = [], []
         for row, seq in enumerate(self.active):
-            event = seq.choose(logits[row : row + 1])
-            if event.token is not None:
-                self._last[row, 0] = event.token
+            event = seq.accept(greedy[row]) if seq.plain_greedy else seq.choose(logits[row : row + 1])
+            next_ids.append(0 if event.token is None else event.token)  # a finished row's input is never used
             events.append((seq, event))
+        self._last[:n, 0] = torch.tensor(next_ids)  # one copy instead of a tensor write per row
         return events
 
     def release(self, seq: Sequence) -> None:
