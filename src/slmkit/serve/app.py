@@ -377,8 +377,12 @@ def _model_card(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "slmkit"}
 
 
+def _token_bytes(tokenizer, token: int) -> bytes:
+    return tokenizer.token_bytes(token) if token < tokenizer.vocab_size else b""  # ids past the tokenizer: no text
+
+
 def _token_text(tokenizer, token: int) -> str:
-    return tokenizer.token_bytes(token).decode("utf-8", errors="replace")
+    return _token_bytes(tokenizer, token).decode("utf-8", errors="replace")
 
 
 def _completion_logprobs(tokenizer, entries, offset: int = 0) -> dict[str, Any]:
@@ -401,7 +405,7 @@ def _chat_logprobs(tokenizer, entries) -> dict[str, Any]:
 
     def item(token: int, logprob: float) -> dict[str, Any]:
         return {"token": _token_text(tokenizer, token), "logprob": logprob,
-                "bytes": list(tokenizer.token_bytes(token))}
+                "bytes": list(_token_bytes(tokenizer, token))}
 
     return {"content": [{**item(t, lp), "top_logprobs": [item(tt, tlp) for tt, tlp in top]} for t, lp, top in entries],
             "refusal": None}
