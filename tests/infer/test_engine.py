@@ -92,3 +92,24 @@ def test_logprobs_are_the_model_distribution():
         expected = torch.log_softmax(model(torch.tensor([prompt])).logits[0, -1], -1)
     assert event.logprob == pytest.approx(float(expected.max()), abs=1e-5)
     assert [t for t, _ in event.top_logprobs] == expected.topk(3).indices.tolist()
+
+
+@pytest.mark.parametrize("kv_heads", [None, 2, 1])
+def test_fast_batch1_decode_equals_the_module_forward(kv_heads):
+    from slmkit.model.fast_decode import FastDecoder
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=97, context_length=64, n_layers=2, n_heads=4, n_kv_heads=kv_heads, d_model=32)
+    model = Transformer(cfg).eval()
+    assert FastDecoder.supports(cfg) and not FastDecoder.supports(VARIANTS["learned-gelu"])
+    outputs = {}
+    for fast in (True, False):
+        engine = Engine(model, max_batch=1, fast_decode=fast)
+        assert (engine._fast is not None) == fast
+        seq, _ = engine.add(TokenRequest(prompts()[3], 30, GREEDY, logprobs=0))
+        logprobs = []
+        while not seq.finished:
+            logprobs += [e.logprob for _, e in engine.step()]
+        outputs[fast] = (seq.output, logprobs)
+    assert outputs[True][0] == outputs[False][0] == no_cache_greedy(model, prompts()[3], 30)
+    torch.testing.assert_close(outputs[True][1], outputs[False][1], atol=1e-5, rtol=0)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from slmkit.infer.sampling import SamplingParams, sample_next_token
+from slmkit.model.fast_decode import FastDecoder
 from slmkit.model.kv_cache import KVCache
 
 
@@ -111,7 +112,7 @@ class Sequence:
 class Engine:
     """Batched prefill/decode of up to `max_batch` sequences sharing one model and one KV cache."""
 
-    def __init__(self, model, max_batch: int = 1, max_len: int | None = None):
+    def __init__(self, model, max_batch: int = 1, max_len: int | None = None, fast_decode: bool = True):
         self.model = model.eval()
         self.cfg = model.cfg
         param = next(model.parameters())
@@ -121,6 +122,8 @@ class Engine:
         self.cache = KVCache(self.cfg, max_batch, self.max_len, self.device, self.dtype)
         self.active: list[Sequence] = []  # active[i] lives in cache row i
         self._last = torch.zeros(max_batch, 1, dtype=torch.long, device=self.device)  # (max_batch, 1) next inputs
+        # a lone sequence decodes through the op-lean batch-1 step when the architecture allows it
+        self._fast = FastDecoder(model) if fast_decode and FastDecoder.supports(self.cfg) else None
 
     @property
     def has_room(self) -> bool:
@@ -156,7 +159,10 @@ class Engine:
         n = len(self.active)
         if n == 0:
             return []
-        logits = self.model(self._last[:n], kv_cache=self.cache.select(0, n)).logits[:, -1]  # (n, V)
+        if n == 1 and self._fast is not None:
+            logits = self._fast.step(self.cache, 0, int(self._last[0, 0]))  # (1, V)
+        else:
+            logits = self.model(self._last[:n], kv_cache=self.cache.select(0, n)).logits[:, -1]  # (n, V)
         # plain greedy rows need no per-row sampling: one argmax and one device->host copy for all of them
         greedy = logits.argmax(dim=-1).tolist() if any(s.plain_greedy for s in self.active) else None
         events, next_ids = [], []
