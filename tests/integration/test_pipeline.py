@@ -18,6 +18,7 @@ def test_quickstart_runs_every_stage_and_samples(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert out.count("Once upon a time") >= 2
+    assert f"slm serve --ckpt {run}" in out  # the command that serves the model it trained
     for path in ("data/synth/stories.jsonl", "data/train.jsonl", "data/val.jsonl", "data/manifest.json",
                  "tokenizer/tokenizer.json", "shards/train.bin", "shards/meta.json", "ckpt/base/latest/config.json",
                  "metrics.jsonl", "plots/loss.png", "recipe.yaml", "eval/stories.json", "report.html", "report.md"):

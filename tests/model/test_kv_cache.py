@@ -77,3 +77,24 @@ def test_cached_positions_count_toward_the_context_limit():
     model(torch.zeros(1, 30, dtype=torch.long), kv_cache=cache)
     with pytest.raises(InputError, match=r"sequence length 33 \(30 cached \+ 3 new\)"):
         model(torch.zeros(1, 3, dtype=torch.long), kv_cache=cache)
+
+
+@pytest.mark.parametrize("name", ["gqa-rope", "learned-gelu"])
+def test_rows_of_different_lengths_decode_together(name):
+    """Continuous batching: rows hold sequences of different lengths; one step feeds each its next token."""
+    cfg = VARIANTS[name]
+    model = Transformer(cfg).eval()
+    lengths = [3, 11, 7]
+    seqs = [torch.randint(0, 97, (1, n + 1)) for n in lengths]
+    cache = _cache(cfg, batch=3)
+    with torch.no_grad():
+        for row, seq in enumerate(seqs):  # prefill each row alone
+            model(seq[:, :-1], kv_cache=cache.select(row, row + 1))
+        assert cache.lengths == lengths
+        step = model(torch.cat([s[:, -1:] for s in seqs]), kv_cache=cache.select(0, 3)).logits  # (3, 1, V)
+        for row, seq in enumerate(seqs):
+            torch.testing.assert_close(step[row, -1], model(seq).logits[0, -1], atol=1e-5, rtol=1e-5)
+    assert cache.lengths == [n + 1 for n in lengths]
+    cache.move_row(2, 0)  # row 0 finished: the last row moves into it
+    assert cache.lengths[0] == lengths[2] + 1
+    torch.testing.assert_close(cache.k[:, 0, :, : lengths[2] + 1], cache.k[:, 2, :, : lengths[2] + 1])

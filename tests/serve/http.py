@@ -23,9 +23,8 @@ class Response:
         return json.loads(self.body)
 
 
-def http(
-    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 60
-) -> Response:
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
+         timeout: float = 60) -> Response:
     """Send one request; `body` is JSON-encoded unless it is bytes. Example: `http("GET", url + "/health").json()`"""
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json",

@@ -174,3 +174,14 @@ def test_web_page_routes(server):
         assert resp.status == 200 and resp.headers["content-type"].startswith("text/html")
     else:
         assert resp.status == 404 and "error" in resp.json()
+
+
+def test_chat_logprobs(client):
+    resp = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=5,
+                                          temperature=0, logprobs=True, top_logprobs=2)
+    content = resp.choices[0].logprobs.content
+    assert len(content) == resp.usage.completion_tokens
+    assert "".join(item.token for item in content) == resp.choices[0].message.content
+    for item in content:
+        assert len(item.top_logprobs) == 2 and item.logprob == pytest.approx(item.top_logprobs[0].logprob)
+        assert bytes(item.bytes).decode("utf-8", errors="replace") == item.token

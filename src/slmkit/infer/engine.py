@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 import torch
 
 from slmkit.infer.sampling import SamplingParams, sample_next_token
+from slmkit.model.fast_decode import FastDecoder
 from slmkit.model.kv_cache import KVCache
+from slmkit.model.transformer import Transformer
 
 
 @dataclass
@@ -59,12 +61,14 @@ class Sequence:
         self.output: list[int] = []
         self.finish_reason: str | None = None
         self.row = -1  # KV-cache row while active
+        params = request.params
+        # argmax of the raw logits is all this sequence needs (the engine batches it across rows)
+        self.plain_greedy = params.temperature <= 0 and not params.has_penalties and request.logprobs is None
         self.generator = torch.Generator(device=device)
         if request.seed is None:
             self.generator.seed()
         else:
             self.generator.manual_seed(request.seed)
-        params = request.params
         self.counts = self.seen = None
         if params.frequency_penalty or params.presence_penalty:
             self.counts = torch.zeros(1, vocab_size, device=device)  # (1, V) generated-token counts
@@ -80,6 +84,11 @@ class Sequence:
         """Sample this sequence's next token from its logits (1, V) and record it."""
         req = self.request
         token = int(sample_next_token(logits, self.generator, req.params, self.counts, self.seen))
+        return self.accept(token, logits)
+
+    def accept(self, token: int, logits: torch.Tensor | None = None) -> TokenEvent:
+        """Record `token` as this sequence's next token (logits (1, V) are needed only for logprobs)."""
+        req = self.request
         event = TokenEvent(token)
         if req.logprobs is not None:
             logprobs = torch.log_softmax(logits.float(), dim=-1)[0]  # (V,)
@@ -104,7 +113,7 @@ class Sequence:
 class Engine:
     """Batched prefill/decode of up to `max_batch` sequences sharing one model and one KV cache."""
 
-    def __init__(self, model, max_batch: int = 1, max_len: int | None = None):
+    def __init__(self, model, max_batch: int = 1, max_len: int | None = None, fast_decode: bool = True):
         self.model = model.eval()
         self.cfg = model.cfg
         param = next(model.parameters())
@@ -114,6 +123,10 @@ class Engine:
         self.cache = KVCache(self.cfg, max_batch, self.max_len, self.device, self.dtype)
         self.active: list[Sequence] = []  # active[i] lives in cache row i
         self._last = torch.zeros(max_batch, 1, dtype=torch.long, device=self.device)  # (max_batch, 1) next inputs
+        # a lone sequence decodes through the op-lean batch-1 step when the architecture allows it
+        # (only for a plain Transformer: a wrapper's forward may do more than the module's, e.g. tests that slow it)
+        plain = isinstance(model, Transformer)
+        self._fast = FastDecoder(model) if fast_decode and plain and FastDecoder.supports(self.cfg) else None
 
     @property
     def has_room(self) -> bool:
@@ -149,13 +162,18 @@ class Engine:
         n = len(self.active)
         if n == 0:
             return []
-        logits = self.model(self._last[:n], kv_cache=self.cache.select(0, n)).logits[:, -1]  # (n, V)
-        events = []
+        if n == 1 and self._fast is not None:
+            logits = self._fast.step(self.cache, 0, int(self._last[0, 0]))  # (1, V)
+        else:
+            logits = self.model(self._last[:n], kv_cache=self.cache.select(0, n)).logits[:, -1]  # (n, V)
+        # plain greedy rows need no per-row sampling: one argmax and one device->host copy for all of them
+        greedy = logits.argmax(dim=-1).tolist() if any(s.plain_greedy for s in self.active) else None
+        events, next_ids = [], []
         for row, seq in enumerate(self.active):
-            event = seq.choose(logits[row : row + 1])
-            if event.token is not None:
-                self._last[row, 0] = event.token
+            event = seq.accept(greedy[row]) if seq.plain_greedy else seq.choose(logits[row : row + 1])
+            next_ids.append(0 if event.token is None else event.token)  # a finished row's input is never used
             events.append((seq, event))
+        self._last[:n, 0] = torch.tensor(next_ids)  # one copy instead of a tensor write per row
         return events
 
     def release(self, seq: Sequence) -> None:

@@ -56,7 +56,8 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self.steps = 0  # decode steps run (for stats and tests)
         self.max_concurrent = 0  # the most sequences ever decoded in one step
-        self.cancelled = 0  # sequences stopped by cancel() or their timeout
+        self.cancelled = 0  # sequences stopped by cancel() before they finished
+        self.timed_out = 0  # sequences stopped by their deadline
 
     # ------------------------------------------------------------------------------------------ client side
     def submit(
@@ -85,7 +86,8 @@ class Scheduler:
     def stats(self) -> dict[str, int]:
         """Counts for /health. Example: `scheduler.stats()["running"]`"""
         return {"running": len(self._running), "waiting": len(self._waiting), "max_batch": self.engine.max_batch,
-                "steps": self.steps, "max_concurrent": self.max_concurrent, "cancelled": self.cancelled}
+                "steps": self.steps, "max_concurrent": self.max_concurrent, "cancelled": self.cancelled,
+                "timed_out": self.timed_out}
 
     def start(self) -> Scheduler:
         self._stop = False
@@ -156,7 +158,7 @@ class Scheduler:
             self._finish(ticket, TokenEvent(None, "cancelled"))
             return True
         if ticket.deadline is not None and time.monotonic() > ticket.deadline:
-            self.cancelled += 1
+            self.timed_out += 1
             self._finish(ticket, TokenEvent(None, "timeout"))
             return True
         return False

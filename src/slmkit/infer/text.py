@@ -32,6 +32,8 @@ class StreamingDecoder:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def push(self, token: int) -> str:
+        if token >= self.tokenizer.vocab_size:  # a model padded past its tokenizer's vocabulary: no text to show
+            return ""
         return self._utf8.decode(self.tokenizer.token_bytes(token))
 
     def flush(self) -> str:

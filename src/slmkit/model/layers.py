@@ -52,7 +52,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype != torch.float32:  # low precision: leave the numerics to the reference op
+        if x.dtype != torch.float32 or not torch.is_grad_enabled():
+            # low precision: leave the numerics to the reference op; inference: no autograd.Function overhead
             return F.rms_norm(x, (x.size(-1),), self.weight, self.eps)
         return _RMSNormFunction.apply(x, self.weight, self.eps)
 
@@ -121,6 +122,15 @@ def _rope_into(out: torch.Tensor, x: torch.Tensor, cos: torch.Tensor, sin: torch
     torch.mul(x2, cos, out=out2).addcmul_(x1, sin, value=sign)  # x2*cos + x1*sin
 
 
+def _split_heads_rope(qkv: torch.Tensor, cos, sin, n_heads: int, n_kv_heads: int):
+    """qkv (B, T, nh+2*nkv, hs) -> q (B, nh, T, hs), k (B, nkv, T, hs) rotated, v (B, nkv, T, hs)."""
+    qk = torch.empty_like(qkv[:, :, : n_heads + n_kv_heads])  # (B, T, nh+nkv, hs)
+    _rope_into(qk, qkv[:, :, : n_heads + n_kv_heads], cos, sin)
+    q, k = qk.split((n_heads, n_kv_heads), dim=2)
+    v = qkv[:, :, n_heads + n_kv_heads :]
+    return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+
+
 class _SplitHeadsRope(torch.autograd.Function):
     """qkv (B, T, nh+2*nkv, hs) -> q (B, nh, T, hs), k (B, nkv, T, hs) rotated, v (B, nkv, T, hs).
 
@@ -130,13 +140,9 @@ class _SplitHeadsRope(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, qkv, cos, sin, n_heads: int, n_kv_heads: int):
-        qk = torch.empty_like(qkv[:, :, : n_heads + n_kv_heads])  # (B, T, nh+nkv, hs)
-        _rope_into(qk, qkv[:, :, : n_heads + n_kv_heads], cos, sin)
-        q, k = qk.split((n_heads, n_kv_heads), dim=2)
-        v = qkv[:, :, n_heads + n_kv_heads :]
         ctx.save_for_backward(cos, sin)
         ctx.n_heads, ctx.n_kv_heads = n_heads, n_kv_heads
-        return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        return _split_heads_rope(qkv, cos, sin, n_heads, n_kv_heads)
 
     @staticmethod
     def backward(ctx, grad_q, grad_k, grad_v):
@@ -177,8 +183,10 @@ class CausalSelfAttention(nn.Module):
         B, T, _ = x.shape
         nh, nkv, hs = self.n_heads, self.n_kv_heads, self.head_dim
         qkv = self.qkv(x).view(B, T, nh + 2 * nkv, hs)  # (B, T, nh+2*nkv, hs)
-        if rope is not None:
-            q, k, v = _SplitHeadsRope.apply(qkv, *rope, nh, nkv)  # (B, nh|nkv, T, hs); q, k rotated
+        if rope is not None and not torch.is_grad_enabled():  # inference: the same ops without autograd
+            q, k, v = _split_heads_rope(qkv, *rope, nh, nkv)  # (B, nh|nkv, T, hs); q, k rotated
+        elif rope is not None:
+            q, k, v = _SplitHeadsRope.apply(qkv, *rope, nh, nkv)
         else:
             # split (not slicing): its backward concatenates the grads instead of zero-filling and copying per slice
             q, k, v = qkv.split((nh, nkv, nkv), dim=2)
@@ -250,7 +258,11 @@ class SwiGLU(nn.Module):
         self.down.is_residual_projection = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down(_SwiGLUActivation.apply(self.gate_up(x)))  # gate_up: (..., 2*d_ff) -> (..., d_model)
+        gate_up = self.gate_up(x)  # (..., 2*d_ff)
+        if torch.is_grad_enabled():
+            return self.down(_SwiGLUActivation.apply(gate_up))  # (..., d_model)
+        gate, up = gate_up.chunk(2, dim=-1)  # inference: no autograd.Function overhead
+        return self.down(F.silu(gate).mul_(up))
 
 
 class GeluMLP(nn.Module):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -109,20 +109,21 @@ def create_app(model, tokenizer, settings: ServeSettings | None = None) -> FastA
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         return JSONResponse(APIError(exc.status_code, str(exc.detail), kind).body(), status_code=exc.status_code)
 
-    @app.middleware("http")
-    async def _guard(request: Request, call_next):
-        if request.url.path.startswith("/v1/"):
-            if settings.api_key is not None:
-                header = request.headers.get("authorization", "")
-                token = header[7:] if header.lower().startswith("bearer ") else ""
-                if not hmac.compare_digest(token.encode(), settings.api_key.encode()):
-                    error = APIError(401, "missing or incorrect API key (send 'Authorization: Bearer KEY')",
-                                     "authentication_error", code="invalid_api_key")
-                    return JSONResponse(error.body(), status_code=401)
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
-                return JSONResponse(_too_large(settings.max_body_bytes).body(), status_code=413)
-        return await call_next(request)
+    async def guard(request: Request) -> None:
+        """Every /v1 route: the API key (when one is set), then the declared body size."""
+        if settings.api_key is not None:
+            header = request.headers.get("authorization", "")
+            token = header[7:] if header.lower().startswith("bearer ") else ""
+            if not hmac.compare_digest(token.encode(), settings.api_key.encode()):
+                raise APIError(401, "missing or incorrect API key (send 'Authorization: Bearer KEY')",
+                               "authentication_error", code="invalid_api_key")
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+            raise _too_large(settings.max_body_bytes)
+
+    # A dependency, not an HTTP middleware: Starlette's BaseHTTPMiddleware would hide client disconnects from
+    # streaming responses (and a disconnect must stop the generation).
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(guard)])
 
     async def read_json(request: Request) -> Any:
         body = b""
@@ -185,16 +186,16 @@ def create_app(model, tokenizer, settings: ServeSettings | None = None) -> FastA
     async def health():
         return {"status": "ok", "model": settings.model_id, **scheduler.stats()}
 
-    @app.get("/v1/models")
+    @v1.get("/models")
     async def models():
         return {"object": "list", "data": [_model_card(settings.model_id)]}
 
-    @app.get("/v1/models/{name}")
+    @v1.get("/models/{name}")
     async def model_info(name: str):
         check_model(name)
         return _model_card(name)
 
-    @app.post("/v1/completions")
+    @v1.post("/completions")
     async def completions(request: Request):
         req: CompletionRequest = parse_completion(await read_json(request), limits)
         check_model(req.model)
@@ -227,7 +228,7 @@ def create_app(model, tokenizer, settings: ServeSettings | None = None) -> FastA
         if req.include_usage:
             yield {**head, "choices": [], "usage": generation.usage()}
 
-    @app.post("/v1/chat/completions")
+    @v1.post("/chat/completions")
     async def chat_completions(request: Request):
         req: ChatRequest = parse_chat(await read_json(request), limits)
         check_model(req.model)
@@ -262,7 +263,8 @@ def create_app(model, tokenizer, settings: ServeSettings | None = None) -> FastA
     if settings.feedback_dir is not None:
         from slmkit.serve.feedback_routes import add_feedback_routes
 
-        add_feedback_routes(app, settings.feedback_dir, read_json)
+        add_feedback_routes(v1, settings.feedback_dir, read_json)
+    app.include_router(v1)
 
     @app.get("/", include_in_schema=False)
     async def index():
@@ -305,13 +307,18 @@ class _Generation:
         """Yield what each token event changes, until every choice finished; a client that goes away (or an
         exit for any reason) cancels whatever still runs."""
         running = len(self.choices)
+        next_check = self.loop.time() + 0.5
         try:
             while running:
                 try:
                     index, event = await asyncio.wait_for(self.queue.get(), timeout=0.5)
                 except asyncio.TimeoutError:
+                    index, event = -1, None
+                if self.loop.time() >= next_check:  # twice a second, busy or not: is the client still there?
+                    next_check = self.loop.time() + 0.5
                     if await request.is_disconnected():
                         return
+                if event is None:
                     continue
                 choice = self.choices[index]
                 if choice.finish_reason is not None:
@@ -375,8 +382,12 @@ def _model_card(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "slmkit"}
 
 
+def _token_bytes(tokenizer, token: int) -> bytes:
+    return tokenizer.token_bytes(token) if token < tokenizer.vocab_size else b""  # ids past the tokenizer: no text
+
+
 def _token_text(tokenizer, token: int) -> str:
-    return tokenizer.token_bytes(token).decode("utf-8", errors="replace")
+    return _token_bytes(tokenizer, token).decode("utf-8", errors="replace")
 
 
 def _completion_logprobs(tokenizer, entries, offset: int = 0) -> dict[str, Any]:
@@ -399,7 +410,7 @@ def _chat_logprobs(tokenizer, entries) -> dict[str, Any]:
 
     def item(token: int, logprob: float) -> dict[str, Any]:
         return {"token": _token_text(tokenizer, token), "logprob": logprob,
-                "bytes": list(tokenizer.token_bytes(token))}
+                "bytes": list(_token_bytes(tokenizer, token))}
 
     return {"content": [{**item(t, lp), "top_logprobs": [item(tt, tlp) for tt, tlp in top]} for t, lp, top in entries],
             "refusal": None}

@@ -5,10 +5,10 @@
 - `POST /v1/feedback/ratings` with `{"id", "score": 1-5, "preferred": "a"|"b"|"tie", "correction", "rater"}` appends
   one validated line to ratings.jsonl (the same file `slm feedback import` fills and `slm feedback build` reads).
 
-Both sit under /v1, so the server's API key and body-size limit apply to them.
+Both sit on the /v1 router, so the server's API key and body-size limit apply to them.
 
 Example:
-    add_feedback_routes(app, Path("runs/q/feedback"), read_json)
+    add_feedback_routes(v1_router, Path("runs/q/feedback"), read_json)
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 
 from slmkit.common.errors import SlmkitError
 from slmkit.eval.feedback import append_rating, load_ratings, read_items, validate_rating
 from slmkit.serve.schemas import APIError
 
 
-def add_feedback_routes(app: FastAPI, feedback_dir: Path, read_json: Callable[[Request], Awaitable[Any]]) -> None:
+def add_feedback_routes(v1: APIRouter, feedback_dir: Path, read_json: Callable[[Request], Awaitable[Any]]) -> None:
+    """Add the two routes to the server's /v1 router (its API-key dependency covers them)."""
     items_file, ratings_file = feedback_dir / "items.jsonl", feedback_dir / "ratings.jsonl"
     lock = threading.Lock()  # one writer at a time: lines never interleave
 
@@ -38,13 +39,13 @@ def add_feedback_routes(app: FastAPI, feedback_dir: Path, read_json: Callable[[R
         except SlmkitError as exc:
             raise APIError(500, str(exc), "server_error") from None
 
-    @app.get("/v1/feedback/items")
+    @v1.get("/feedback/items")
     async def feedback_items(rater: str = "anonymous"):
         loaded = items()
         mine = {item_id: r for (item_id, who), r in load_ratings(ratings_file).items() if who == rater}
         return {"object": "list", "data": list(loaded.values()), "ratings": mine}
 
-    @app.post("/v1/feedback/ratings")
+    @v1.post("/feedback/ratings")
     async def feedback_rating(request: Request):
         body = await read_json(request)
         if not isinstance(body, dict):
