@@ -152,5 +152,23 @@ _ALL = [
         "Serve a checkpoint over an OpenAI-compatible HTTP API.",
         in_recipes=False,
     ),
+    Stage(
+        "inspect_attention",
+        "inspect attention",
+        "slmkit.inspect.stage:InspectConfig:attention_stage",
+        "Attention maps of a prompt: one PNG per layer, a heatmap per head.",
+    ),
+    Stage(
+        "inspect_lens",
+        "inspect lens",
+        "slmkit.inspect.stage:LensConfig:lens_stage",
+        "Logit lens: the top tokens predicted after each layer, as a table and a PNG.",
+    ),
+    Stage(
+        "inspect_patch",
+        "inspect patch",
+        "slmkit.inspect.stage:PatchConfig:patch_stage",
+        "Activation patching between a clean and a corrupted prompt: effect per layer and position (PNG).",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
