@@ -170,5 +170,18 @@ _ALL = [
         "slmkit.inspect.stage:PatchConfig:patch_stage",
         "Activation patching between a clean and a corrupted prompt: effect per layer and position (PNG).",
     ),
+    Stage(
+        "rag_index",
+        "rag index",
+        "slmkit.rag.stage:RagIndexConfig:index_stage",
+        "Embed documents (chunked, with overlap) into an on-disk FAISS vector index; add, replace or delete.",
+    ),
+    Stage(
+        "rag_ask",
+        "rag ask",
+        "slmkit.rag.stage:RagAskConfig:ask_stage",
+        "Retrieve the chunks closest to a question and answer from them, citing the sources.",
+        in_recipes=False,
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
