@@ -183,5 +183,11 @@ _ALL = [
         "Retrieve the chunks closest to a question and answer from them, citing the sources.",
         in_recipes=False,
     ),
+    Stage(
+        "scale",
+        "scale",
+        "slmkit.scale.stage:ScaleConfig:scale_stage",
+        "Train a sweep of model sizes with one recipe; fit L(N) and L(N, D); plot loss vs parameters and compute.",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
