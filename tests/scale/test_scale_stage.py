@@ -33,6 +33,8 @@ def test_scale_sweep_trains_fits_plots_and_resumes(encoded_run, tmp_path, capsys
     assert summary["fit_nd"] is not None
     assert (sweep / "plots" / "scale_params.png").stat().st_size > 1000
     assert (sweep / "plots" / "scale_compute.png").stat().st_size > 1000
+    assert (sweep / "plots" / "scale_abilities.png").stat().st_size > 1000
+    assert all(0 <= p["name_recall"] <= 1 for p in summary["points"])
     assert main([*base, "--max-steps", "20"]) == 0
     assert capsys.readouterr().out.count("skipped") == 3
 

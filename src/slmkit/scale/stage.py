@@ -4,10 +4,12 @@ Every size is a normal run directory `<run>/<LxD>/` (pre-trained with `slm pretr
 `--data`), so a sweep is resumable: a finished point is skipped, an interrupted one resumes from its checkpoint.
 Points: N = non-embedding parameters (Kaplan et al.), D = training tokens seen, C = 6*N*D FLOPs. Each validation
 evaluation during training is one (N, D, loss) point for L(N, D); the last evaluation of each size gives L(N).
+Each size's final checkpoint is also scored on a task-level ability (`scale.abilities`: recalling the character a
+story is about), to show where it appears.
 
 Example:
     slm scale --run runs/scale --data runs/ts-tiny --sizes 1x32 2x64 4x128 --max-steps 300
-    -> runs/scale/scale.json, runs/scale/plots/scale_params.png, runs/scale/plots/scale_compute.png
+    -> runs/scale/scale.json, runs/scale/plots/scale_{params,compute,abilities}.png
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import torch
 from slmkit.common.atomic import atomic_path, atomic_write_json
 from slmkit.common.errors import ConfigError
 from slmkit.config import build_config, check, opt
-from slmkit.infer.load import read_model_config
+from slmkit.infer.load import load_checkpoint, read_model_config
 from slmkit.model.transformer import Transformer
+from slmkit.scale.abilities import name_recall_accuracy
 from slmkit.scale.fit import fit_loss_nd, fit_power_law
 from slmkit.train.checkpoint import latest_checkpoint
 from slmkit.train.pretrain import PretrainConfig, pretrain_stage
@@ -85,8 +88,10 @@ def train_point(cfg: ScaleConfig, size: str) -> Path:
 
 
 def read_point(point: Path) -> dict[str, Any]:
-    """N (non-embedding params) and the validation curve [(step, tokens, loss)] of one trained size."""
-    model_cfg, _ = read_model_config(latest_checkpoint(point / "ckpt" / "base"))
+    """N (non-embedding params), the validation curve [(step, tokens, loss)] and the name-recall ability of one
+    trained size."""
+    ckpt = latest_checkpoint(point / "ckpt" / "base")
+    model_cfg, _ = read_model_config(ckpt)
     with torch.device("meta"):
         n_params = Transformer(model_cfg).num_params(non_embedding=True)
     by_step = {}
@@ -95,7 +100,10 @@ def read_point(point: Path) -> dict[str, Any]:
         if "val/loss" in row:
             by_step[row["step"]] = (row["step"], row["tokens"], row["val/loss"])  # a resumed run re-logs: keep last
     curve = [by_step[s] for s in sorted(by_step)]
-    return {"size": point.name, "n_params": n_params, "curve": curve, "final_loss": curve[-1][2]}
+    loaded = load_checkpoint(ckpt)
+    ability = name_recall_accuracy(loaded.model, loaded.tokenizer)
+    return {"size": point.name, "n_params": n_params, "curve": curve, "final_loss": curve[-1][2],
+            "name_recall": ability["accuracy"], "name_recall_chance": ability["chance"]}
 
 
 def scale_stage(cfg: ScaleConfig) -> dict[str, Any]:
@@ -118,7 +126,8 @@ def scale_stage(cfg: ScaleConfig) -> dict[str, Any]:
     atomic_write_json(root / "scale.json", summary)
     plots = _plot(points, summary, root / "plots")
     for p in points:
-        print(f"scale: {p['size']:>8}  N={p['n_params']:>10,}  final val loss {p['final_loss']:.4f}")
+        print(f"scale: {p['size']:>8}  N={p['n_params']:>10,}  final val loss {p['final_loss']:.4f}  "
+              f"name recall {p['name_recall']:.2f} (chance {p['name_recall_chance']:.2f})")
     if summary["fit_n"]:
         f = summary["fit_n"]
         print(f"scale: L(N) = {f['a']:.3g} * N^-{f['alpha']:.3f} + {f['c']:.3f}")
@@ -166,6 +175,18 @@ def _plot(points: list[dict], summary: dict, out_dir: Path) -> list[Path]:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     paths.append(_save(fig, out_dir / "scale_compute.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    ax.plot(n, [p["name_recall"] for p in points], "o-", label="name recall (scale.abilities)")
+    ax.axhline(points[0]["name_recall_chance"], color="gray", linestyle="--", label="chance")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("non-embedding parameters N")
+    ax.set_ylabel("accuracy")
+    ax.set_title("an ability across sizes: recalling the story's character")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    paths.append(_save(fig, out_dir / "scale_abilities.png"))
     return paths
 
 
