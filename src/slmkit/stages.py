@@ -159,5 +159,42 @@ _ALL = [
         "Serve a checkpoint over an OpenAI-compatible HTTP API.",
         in_recipes=False,
     ),
+    Stage(
+        "inspect_attention",
+        "inspect attention",
+        "slmkit.inspect.stage:InspectConfig:attention_stage",
+        "Attention maps of a prompt: one PNG per layer, a heatmap per head.",
+    ),
+    Stage(
+        "inspect_lens",
+        "inspect lens",
+        "slmkit.inspect.stage:LensConfig:lens_stage",
+        "Logit lens: the top tokens predicted after each layer, as a table and a PNG.",
+    ),
+    Stage(
+        "inspect_patch",
+        "inspect patch",
+        "slmkit.inspect.stage:PatchConfig:patch_stage",
+        "Activation patching between a clean and a corrupted prompt: effect per layer and position (PNG).",
+    ),
+    Stage(
+        "rag_index",
+        "rag index",
+        "slmkit.rag.stage:RagIndexConfig:index_stage",
+        "Embed documents (chunked, with overlap) into an on-disk FAISS vector index; add, replace or delete.",
+    ),
+    Stage(
+        "rag_ask",
+        "rag ask",
+        "slmkit.rag.stage:RagAskConfig:ask_stage",
+        "Retrieve the chunks closest to a question and answer from them, citing the sources.",
+        in_recipes=False,
+    ),
+    Stage(
+        "scale",
+        "scale",
+        "slmkit.scale.stage:ScaleConfig:scale_stage",
+        "Train a sweep of model sizes with one recipe; fit L(N) and L(N, D); plot loss vs parameters and compute.",
+    ),
 ]
 STAGES: dict[str, Stage] = {stage.name: stage for stage in _ALL}
