@@ -52,6 +52,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export():  # ONNX opset 17 has no RMSNormalization: spell the formula out
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
         if x.dtype != torch.float32 or not torch.is_grad_enabled():
             # low precision: leave the numerics to the reference op; inference: no autograd.Function overhead
             return F.rms_norm(x, (x.size(-1),), self.weight, self.eps)
