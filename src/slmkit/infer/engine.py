@@ -23,6 +23,7 @@ import torch
 from slmkit.infer.sampling import SamplingParams, sample_next_token
 from slmkit.model.fast_decode import FastDecoder
 from slmkit.model.kv_cache import KVCache
+from slmkit.model.transformer import Transformer
 
 
 @dataclass
@@ -122,8 +123,10 @@ class Engine:
         self.cache = KVCache(self.cfg, max_batch, self.max_len, self.device, self.dtype)
         self.active: list[Sequence] = []  # active[i] lives in cache row i
         self._last = torch.zeros(max_batch, 1, dtype=torch.long, device=self.device)  # (max_batch, 1) next inputs
-        # a lone sequence decodes through the op-lean batch-1 step when the architecture allows it
-        self._fast = FastDecoder(model) if fast_decode and FastDecoder.supports(self.cfg) else None
+        # a lone sequence decodes through the op-lean batch-1 step when the architecture allows it (only for our own
+        # Transformer: a wrapper may change what a forward does)
+        usable = fast_decode and type(model) is Transformer and FastDecoder.supports(self.cfg)
+        self._fast = FastDecoder(model) if usable else None
 
     @property
     def has_room(self) -> bool:
