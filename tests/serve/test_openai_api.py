@@ -185,3 +185,9 @@ def test_chat_logprobs(client):
     for item in content:
         assert len(item.top_logprobs) == 2 and item.logprob == pytest.approx(item.top_logprobs[0].logprob)
         assert bytes(item.bytes).decode("utf-8", errors="replace") == item.token
+
+
+def test_ignore_eos_generates_max_tokens(client):
+    resp = client.completions.create(model=MODEL, prompt="The end.", max_tokens=40, temperature=1.0, seed=2,
+                                     extra_body={"ignore_eos": True})
+    assert resp.usage.completion_tokens == 40 and resp.choices[0].finish_reason == "length"

@@ -3,6 +3,7 @@ the per-request timeout, and a client that disconnects stopping its generation."
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -144,14 +145,16 @@ def test_timeout_ends_a_request_with_504(slow_server):
     scheduler = slow_server.scheduler
     assert wait_until(lambda: scheduler.stats()["running"] + scheduler.stats()["waiting"] == 0)
     timed_out = scheduler.timed_out
-    resp = http("POST", slow_server.url + "/v1/completions", {"model": MODEL, "prompt": "Hi", "max_tokens": 60})
+    body = {"model": MODEL, "prompt": "Hi", "max_tokens": 60, "ignore_eos": True}  # no early end-of-text
+    resp = http("POST", slow_server.url + "/v1/completions", body)
     assert_openai_error(resp, 504, code="timeout")  # 60 tokens take >= 3 s, the limit is 1.5 s
     assert scheduler.timed_out == timed_out + 1
 
 
 def open_request(port: int, stream: bool) -> socket.socket:
-    """Send a 60-token completion request on a raw socket (closing the socket is a client disconnect)."""
-    body = f'{{"model": "micro", "prompt": "Hi", "max_tokens": 60, "stream": {str(stream).lower()}}}'.encode()
+    """Send a 60-token completion request on a raw socket (closing the socket is a client disconnect); ignore_eos:
+    it cannot end early by sampling end-of-text."""
+    body = json.dumps({"model": MODEL, "prompt": "Hi", "max_tokens": 60, "stream": stream, "ignore_eos": True}).encode()
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)

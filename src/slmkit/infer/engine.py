@@ -123,10 +123,10 @@ class Engine:
         self.cache = KVCache(self.cfg, max_batch, self.max_len, self.device, self.dtype)
         self.active: list[Sequence] = []  # active[i] lives in cache row i
         self._last = torch.zeros(max_batch, 1, dtype=torch.long, device=self.device)  # (max_batch, 1) next inputs
-        # a lone sequence decodes through the op-lean batch-1 step when the architecture allows it
-        # (only for a plain Transformer: a wrapper's forward may do more than the module's, e.g. tests that slow it)
-        plain = isinstance(model, Transformer)
-        self._fast = FastDecoder(model) if fast_decode and plain and FastDecoder.supports(self.cfg) else None
+        # a lone sequence decodes through the op-lean batch-1 step when the architecture allows it (only for our own
+        # Transformer: a wrapper may change what a forward does)
+        usable = fast_decode and type(model) is Transformer and FastDecoder.supports(self.cfg)
+        self._fast = FastDecoder(model) if usable else None
 
     @property
     def has_room(self) -> bool:

@@ -202,7 +202,7 @@ def create_app(model, tokenizer, settings: ServeSettings | None = None) -> FastA
         prompts = [text_prompt_ids(tokenizer, text) for text in req.prompts]
         for ids in prompts:
             check_prompt(ids, "prompt")
-        stop_ids = frozenset({tokenizer.eot_id})
+        stop_ids = frozenset() if req.ignore_eos else frozenset({tokenizer.eot_id})
         head = {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion", "created": int(time.time()),
                 "model": req.model}
         generation = submit(prompts, req, stop_ids)
@@ -234,7 +234,7 @@ def create_app(model, tokenizer, settings: ServeSettings | None = None) -> FastA
         check_model(req.model)
         ids = chat_prompt_ids(tokenizer, req.messages)
         check_prompt(ids, "messages")
-        stop_ids = chat_stop_ids(tokenizer)
+        stop_ids = frozenset() if req.ignore_eos else chat_stop_ids(tokenizer)
         head = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
                 "model": req.model, "system_fingerprint": None}
         generation = submit([ids], req, stop_ids)

@@ -53,6 +53,7 @@ class GenerationParams:
     seed: int | None
     sampling: SamplingParams
     logprobs: int | None = None  # completions: top-N per token; chat: top_logprobs when logprobs is true
+    ignore_eos: bool = False  # vLLM's extension: keep generating past end-of-text / end-of-turn tokens
 
 
 @dataclass
@@ -177,6 +178,7 @@ def _common(body: dict[str, Any], limits: Limits, default_max_tokens: int, logpr
         seed=_int(body, "seed", None, -(2**63), 2**63 - 1, nullable=True),
         sampling=sampling,
         logprobs=logprobs,
+        ignore_eos=_bool(body, "ignore_eos", False),
     )
 
 
