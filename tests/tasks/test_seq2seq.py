@@ -40,3 +40,19 @@ def test_truncation_policy_cuts_the_source_end(tokenizer):
     with pytest.raises(InputError, match=r"f:7: found '\d+ tokens', expected at most 40"):
         Seq2SeqTask("summarize", Seq2SeqOptions(), tokenizer, 40, overflow="error").encode_all([record], "train")
     assert Seq2SeqTask("summarize", Seq2SeqOptions(), tokenizer, 40, overflow="drop").encode_all([record], "x") == []
+
+
+def test_speaker_anonymization_round_trip(tokenizer):
+    from slmkit.tasks.seq2seq import replace_names, speaker_tags
+
+    dialogue = "Ann: Hi Bob.\nBob: Hello Ann, Annie says hi.\nAnn: Bye."
+    tags = speaker_tags(dialogue)
+    assert tags == {"Ann": "#Person1#", "Bob": "#Person2#"}
+    hidden = replace_names(dialogue, tags)
+    assert hidden == "#Person1#: Hi #Person2#.\n#Person2#: Hello #Person1#, Annie says hi.\n#Person1#: Bye."
+    assert replace_names(hidden, {t: n for n, t in tags.items()}) == dialogue
+    opts = Seq2SeqOptions(anonymize_speakers=True)
+    (ex,) = Seq2SeqTask("summarize", opts, tokenizer, 128).encode_all(
+        [{"dialogue": dialogue, "summary": "Ann greets Bob.", "where": "d[0]"}], "train")
+    assert tokenizer.decode(ex.tokens[ex.prompt_len:-1]) == " #Person1# greets #Person2#."
+    assert ex.reference == "Ann greets Bob." and ex.meta["source"] == dialogue  # scored on the real names

@@ -88,6 +88,7 @@ def test_classify_lora_label_token_exports_a_merged_checkpoint(micro_base, stori
     assert torch.equal(merged.state_dict()["wte.weight"], base.state_dict()["wte.weight"])  # frozen
 
 
+@pytest.mark.slow
 def test_summarize_and_translate_cli_with_baselines(micro_base, stories, tmp_path):
     run = tmp_path / "ft"
     assert main(["finetune", "summarize", "--ckpt", _ckpt(micro_base), "--data", str(stories), "--run", str(run),
@@ -121,6 +122,7 @@ def test_instruct_cli_records_the_chat_format(micro_base, tmp_path):
     assert (run / "plots" / "loss_instruct.png").is_file()
 
 
+@pytest.mark.slow
 def test_distill_from_slmkit_teacher_and_hf_teacher(micro_base, tmp_path):
     run = tmp_path / "kd"
     args = ["finetune", "distill", "--data", str(micro_base / "shards"), "--run", str(run), "--max-steps", "3",

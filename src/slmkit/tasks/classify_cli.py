@@ -90,5 +90,5 @@ def classify_stage(cfg: ClassifyConfig, out=None) -> dict[str, Any]:
     classifier = Classifier.load(cfg.ckpt, cfg.stage, cfg.device)
     predictions = classifier.predict(cfg.texts)
     for text, (label, prob) in zip(cfg.texts, predictions):
-        out.write(f"{label}\t{prob:.4f}\t{json.dumps(text)[1:-1]}\n")
+        out.write(f"{label}\t{prob:.4f}\t{json.dumps(text, ensure_ascii=False)[1:-1]}\n")
     return {"predictions": [{"text": t, "label": lab, "probability": p} for t, (lab, p) in zip(cfg.texts, predictions)]}

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,32 @@ class Seq2SeqOptions:
     max_target_tokens: int | None = opt(None, "targets are cut to this many tokens (default: half of max_length)")
     max_new_tokens: int = opt(64, "generation budget when scoring")
     max_test_examples: int | None = opt(None, "generate for at most this many test examples")
+    anonymize_speakers: bool = opt(
+        False, "dialogues: speaker names -> #Person1#, #Person2#... in source and target, restored in outputs"
+    )
+
+
+_SPEAKER = re.compile(r"^\s*([^:\n]{1,40}?):", re.MULTILINE)
+
+
+def speaker_tags(dialogue: str) -> dict[str, str]:
+    """Speaker name -> #PersonN#, in order of first appearance (`Name:` at line starts).
+
+    Example: `speaker_tags("Ann: hi\nBob: yo")  # {"Ann": "#Person1#", "Bob": "#Person2#"}`
+    """
+    tags: dict[str, str] = {}
+    for name in _SPEAKER.findall(dialogue):
+        name = name.strip()
+        if name and name not in tags and not name.startswith("#"):
+            tags[name] = f"#Person{len(tags) + 1}#"
+    return tags
+
+
+def replace_names(text: str, mapping: dict[str, str]) -> str:
+    """Replace whole-word occurrences of each key by its value (longest keys first)."""
+    for key in sorted(mapping, key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(key)}(?!\w)", mapping[key], text)
+    return text
 
 
 def greedy_outputs(lm: nn.Module, prompts: list[list[int]], tokenizer: Tokenizer, max_new_tokens: int,
@@ -91,9 +118,11 @@ class Seq2SeqTask:
         for record in records:
             src_f, tgt_f = self._resolve_fields(record)
             source, target_text = record[src_f].strip(), record[tgt_f].strip()
-            target = [*self.tokenizer.encode(" " + target_text), eot]
+            tags = speaker_tags(source) if self.opts.anonymize_speakers else {}
+            model_source, model_target = replace_names(source, tags), replace_names(target_text, tags)
+            target = [*self.tokenizer.encode(" " + model_target), eot]
             body = fit_prompt_and_target(
-                head, self.tokenizer.encode(source), tail, target, self.max_len, self.overflow, record["where"],
+                head, self.tokenizer.encode(model_source), tail, target, self.max_len, self.overflow, record["where"],
                 self.opts.max_target_tokens,
             )
             if body is None:
@@ -102,7 +131,7 @@ class Seq2SeqTask:
             tokens = prompt + target
             mask = [False] * len(prompt) + [True] * len(target)
             out.append(Encoded(tokens=tokens, loss_mask=mask, prompt_len=len(prompt), reference=target_text,
-                               meta={"source": source}))
+                               meta={"source": source, "speakers": tags}))
         return out
 
     def wrap_model(self, lm: nn.Module) -> nn.Module:
@@ -122,6 +151,8 @@ class Seq2SeqTask:
         prompts = [e.tokens[: e.prompt_len] for e in scored]
         predictions = greedy_outputs(model, prompts, self.tokenizer, self.opts.max_new_tokens,
                                      {self.tokenizer.eot_id})
+        predictions = [replace_names(p, {t: n for n, t in e.meta["speakers"].items()})
+                       for p, e in zip(predictions, scored)]  # names back in place of #PersonN# tags
         references = [e.reference for e in scored]
         sources = [e.meta["source"] for e in scored]
         if self.name == "summarize":
@@ -140,7 +171,7 @@ class Seq2SeqTask:
 
     def checkpoint_record(self) -> dict[str, Any]:
         return {"template": self.template, "target_prefix": " ", "stop": "<|endoftext|>",
-                "max_length": self.max_len}
+                "max_length": self.max_len, "anonymize_speakers": self.opts.anonymize_speakers}
 
     def extra_tensors(self, model: nn.Module) -> dict[str, dict[str, torch.Tensor]]:
         return {}

@@ -35,7 +35,7 @@ from slmkit.common.log import print0
 from slmkit.common.runs import RunDir
 from slmkit.config import check, opt, to_dict
 from slmkit.infer.load import TOKENIZER_FILE, load_checkpoint
-from slmkit.model.lora import LoRAConfig, count_parameters, merge_lora
+from slmkit.model.lora import LoRAConfig, LoRALinear, count_parameters, merge_lora
 from slmkit.model.transformer import Transformer
 from slmkit.tasks.base import BucketedBatches, Prepared, set_trainable
 from slmkit.tasks.classification import ClassificationTask, ClassifyOptions
@@ -208,7 +208,7 @@ def _lora_record(cfg: FinetuneConfig, names: list[str]) -> dict[str, Any] | None
 
 def export_lm(lm: Transformer) -> Transformer:
     """The plain Transformer to save: LoRA adapters merged into a copy (the training model keeps its adapters)."""
-    if not any(type(m).__name__ == "LoRALinear" for m in lm.modules()):
+    if not any(isinstance(m, LoRALinear) for m in lm.modules()):
         return lm
     return merge_lora(copy.deepcopy(lm))
 
