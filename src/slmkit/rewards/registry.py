@@ -119,7 +119,7 @@ def parse_term(spec: str, judge: JudgeSettings | None = None, judge_cache: Path 
         fn, label, rest = v.contains_word(rest[0]), f"{name}:{rest[0]}", rest[1:]
     elif name == JUDGE:
         fn, label = JudgeReward(judge or JudgeSettings(), judge_cache), name
-    elif "." in name and rest and rest[0].isidentifier():
+    elif rest and rest[0].isidentifier():  # module.path:function
         fn, label, rest = _user_function(f"{name}:{rest[0]}", spec), f"{name}:{rest[0]}", rest[1:]
     else:
         raise ConfigError("reward", found=spec,
