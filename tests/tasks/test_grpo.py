@@ -164,6 +164,8 @@ def test_resume_between_mu_steps_is_exact(micro_checkpoint, prompts, tmp_path):
     a = load_file(str(tmp_path / "a" / "ckpt" / "grpo" / "latest" / "trainable.safetensors"))
     b = load_file(str(tmp_path / "b" / "ckpt" / "grpo" / "latest" / "trainable.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    samples = [(run / "samples_grpo.jsonl").read_text() for run in (tmp_path / "a", tmp_path / "b")]
+    assert samples[0] == samples[1] and samples[0].count("\n") == 6  # evaluations at steps 3 and 4, 3 samples each
 
 
 def test_grpo_bad_options_are_one_line_errors(micro_checkpoint, prompts, tmp_path, capsys):

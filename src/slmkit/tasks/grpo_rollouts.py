@@ -35,6 +35,8 @@ from slmkit.tasks.grpo import GRPOModel, GRPOOptions, RolloutChunk, group_advant
 from slmkit.tasks.instruct import InstructOptions, InstructTask
 from slmkit.tokenizer import Tokenizer
 from slmkit.tokenizer.special import END
+from slmkit.train.checkpoint import TRAINER_STATE_FILE
+from slmkit.train.metrics_log import truncate_after
 
 ROLLOUT_FILE = "rollouts.safetensors"
 Scorer = Callable[[str, str, dict[str, Any]], tuple[float, dict[str, float]]]  # -> (reward, each term's value)
@@ -217,6 +219,9 @@ class GRPORollouts:
 
     def restore(self, ckpt_dir: Path) -> None:
         """Reload the rollout batch a checkpoint was training on (exact resume between its mu steps)."""
+        if self.samples_path is not None:  # samples logged after this checkpoint belong to the lost part of the run
+            step = json.loads((ckpt_dir / TRAINER_STATE_FILE).read_text(encoding="utf-8"))["step"]
+            truncate_after(self.samples_path, int(step))
         path = ckpt_dir / ROLLOUT_FILE
         if path.is_file():
             self.cache = {k: v.to(self.device) if k in ("x", "y", "old_logp", "ref_logp", "advantages") else v
