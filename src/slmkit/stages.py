@@ -116,7 +116,7 @@ _ALL = [
         "finetune",
         "finetune",
         "slmkit.train.finetune:FinetuneConfig:finetune_stage",
-        "Fine-tune a checkpoint: classify, summarize, translate, instruct or distill.",
+        "Fine-tune a checkpoint: classify, summarize, translate, instruct, distill, dpo or grpo.",
         ("task",),
     ),
     Stage(

@@ -175,6 +175,8 @@ class Prepared:
     select_mode: str
     extra_tensors: Callable[[nn.Module], dict[str, dict[str, torch.Tensor]]] = lambda model: {}
     tokenizer_path: Path | None = None
+    restore: Callable[[Path], None] | None = None  # reload task state saved by extra_tensors (on --resume)
+    attach_log: Callable[[Callable[[dict[str, Any]], None]], None] | None = None  # task metrics -> the run's log
 
 
 def set_trainable(lm: nn.Module, trainable: str, lora: LoRAConfig) -> list[str]:

@@ -1,6 +1,7 @@
 """`slm finetune <task>`: fine-tune a checkpoint on a task with the one training loop (train/loop.py).
 
-Tasks: classify, summarize, translate, instruct, dpo (tasks/*.py bring data, collate, loss and metrics) and distill.
+Tasks: classify, summarize, translate, instruct, dpo (tasks/*.py bring data, collate, loss and metrics), distill
+and grpo (reinforcement learning from rewards: train/finetune_grpo.py).
 What trains: all layers, the last block (+ final norm, + a task head), LoRA adapters (+ head), or the head alone.
 Each evaluation scores the validation split; the best one (by the task's metric) is kept in `ckpt/<task>/best/`,
 `--patience N` stops after N evaluations without improvement, and `--resume` continues exactly.
@@ -37,10 +38,13 @@ from slmkit.config import check, opt, to_dict
 from slmkit.infer.load import TOKENIZER_FILE, load_checkpoint
 from slmkit.model.lora import LoRAConfig, LoRALinear, count_parameters, merge_lora
 from slmkit.model.transformer import Transformer
+from slmkit.rewards.judged import JudgeSettings
+from slmkit.rewards.registry import describe_rewards
 from slmkit.tasks.base import BucketedBatches, Prepared, set_trainable
 from slmkit.tasks.classification import ClassificationTask, ClassifyOptions
 from slmkit.tasks.distill import DistillOptions, prepare_distillation
 from slmkit.tasks.dpo import DPOOptions, DPOTask
+from slmkit.tasks.grpo import GRPOOptions
 from slmkit.tasks.instruct import InstructOptions, InstructTask
 from slmkit.tasks.readers import read_records, split_records
 from slmkit.tasks.seq2seq import Seq2SeqOptions, Seq2SeqTask
@@ -52,11 +56,12 @@ from slmkit.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from slmkit.train.finetune_grpo import PROMPT_FIELDS, plot_rewards, prepare_grpo
 from slmkit.train.loop import LoopSettings, TrainerState, TrainingJob, train
 from slmkit.train.metrics_log import MetricsLogger, plot_losses
 from slmkit.train.optim import OptimConfig, build_optimizer, lr_multiplier
 
-TASKS = ("classify", "summarize", "translate", "instruct", "distill", "dpo")
+TASKS = ("classify", "summarize", "translate", "instruct", "distill", "dpo", "grpo")
 TRAINABLE_FILE = "trainable.safetensors"
 
 
@@ -66,11 +71,13 @@ def _finetune_optim() -> OptimConfig:
 
 @dataclass
 class FinetuneConfig:
-    task: Literal["classify", "summarize", "translate", "instruct", "distill", "dpo"] = opt(
-        "classify", "classify, summarize, translate, instruct, distill or dpo"
+    task: Literal["classify", "summarize", "translate", "instruct", "distill", "dpo", "grpo"] = opt(
+        "classify", "classify, summarize, translate, instruct, distill, dpo or grpo"
     )
     ckpt: str | None = opt(None, "checkpoint to start from (step folder, ckpt/<stage> folder or run dir)")
     data: str | None = opt(None, "training data (jsonl/json/csv/tsv; distill: a token-shard folder or run dir)")
+    prompts: str | None = opt(None, "grpo: prompt records (jsonl/json/csv: prompt, or instruction + input); = --data")
+    reward: str = opt("instruct", "grpo: rewards NAME[:ARG][:WEIGHT],... (weighted mean) -- " + describe_rewards())
     run: str | None = opt(None, "run directory for ckpt/<task>/, metrics and eval (default: the ckpt's run)")
     val_data: str | None = opt(None, "validation file (default: cut val_size off --data)")
     test_data: str | None = opt(None, "test file (default: cut test_size off --data)")
@@ -90,6 +97,8 @@ class FinetuneConfig:
     instruct: InstructOptions = opt(factory=InstructOptions, help="instruction-tuning options")
     distill: DistillOptions = opt(factory=DistillOptions, help="distillation options")
     dpo: DPOOptions = opt(factory=DPOOptions, help="preference-tuning (DPO) options")
+    grpo: GRPOOptions = opt(factory=GRPOOptions, help="reinforcement learning (GRPO) options")
+    judge: JudgeSettings = opt(factory=JudgeSettings, help="grpo: the LLM judge behind the 'judge' reward")
     optim: OptimConfig = opt(factory=_finetune_optim, help="optimizer and learning-rate schedule")
     batch_size: int = opt(16, "examples per micro-batch")
     grad_accum: int = opt(1, "micro-batches per optimizer step")
@@ -112,6 +121,8 @@ class FinetuneConfig:
     def __post_init__(self):
         check(self.task in TASKS, "task", self.task, f"one of {', '.join(TASKS)}")
         check(self.ckpt is not None or self.task == "distill", "ckpt", self.ckpt, "a checkpoint (--ckpt DIR)")
+        if self.task == "grpo" and self.data is None:
+            self.data = self.prompts
         check(self.data is not None, "data", self.data, "a data file (--data PATH)")
         check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         check(self.grad_accum >= 1, "grad_accum", self.grad_accum, ">= 1")
@@ -148,8 +159,8 @@ def _build_record_task(cfg: FinetuneConfig, tokenizer, max_len: int):
     return InstructTask(cfg.instruct, tokenizer, max_len, cfg.overflow)
 
 
-def _read_splits(cfg: FinetuneConfig, task) -> tuple[list, list, list]:
-    required, columns = task.fields()
+def _read_splits(cfg: FinetuneConfig, fields: tuple[list[str], list[str]]) -> tuple[list, list, list]:
+    required, columns = fields
     records = read_records(cfg.data, required, columns)
     val_size = 0 if cfg.val_data else cfg.val_size
     test_size = 0 if cfg.test_data else cfg.test_size
@@ -168,7 +179,7 @@ def _read_splits(cfg: FinetuneConfig, task) -> tuple[list, list, list]:
 def _prepare_records(cfg: FinetuneConfig, lm: Transformer, tokenizer, device) -> Prepared:
     max_len = min(cfg.max_length or lm.cfg.context_length, lm.cfg.context_length)
     task = _build_record_task(cfg, tokenizer, max_len)
-    train_r, val_r, test_r = _read_splits(cfg, task)
+    train_r, val_r, test_r = _read_splits(cfg, task.fields())
     train_ex = task.encode_all(train_r, "train")
     val_ex = task.encode_all(val_r, "val")
     test_ex = task.encode_all(test_r, "test") if test_r else []
@@ -259,7 +270,11 @@ def finetune_stage(cfg: FinetuneConfig) -> dict[str, Any]:
     else:
         base = load_checkpoint(cfg.ckpt, device=device)
         base.model.train()
-        prepared = _prepare_records(cfg, base.model, base.tokenizer, device)
+        if cfg.task == "grpo":
+            prepared = prepare_grpo(cfg, base.model, base.tokenizer, device, run, _read_splits(cfg, PROMPT_FIELDS),
+                                    partial(_lora_record, cfg))
+        else:
+            prepared = _prepare_records(cfg, base.model, base.tokenizer, device)
         prepared.tokenizer_path = base.path / TOKENIZER_FILE
         prepared.record["base_checkpoint"] = str(base.path)
     model, lm = prepared.model, prepared.lm
@@ -275,6 +290,8 @@ def finetune_stage(cfg: FinetuneConfig) -> dict[str, Any]:
         load_trainable_state(model, resume_dir)
         load_optimizer_state(resume_dir, optimizer)
         restore_rng_state(raw["rng"])
+        if prepared.restore is not None:
+            prepared.restore(resume_dir)
         state = TrainerState.from_json(raw)
         print0(f"resumed from {resume_dir} at step {state.step}")
 
@@ -306,6 +323,8 @@ def finetune_stage(cfg: FinetuneConfig) -> dict[str, Any]:
 
     metrics_path = run.root / f"metrics_{cfg.stage_name}.jsonl"
     logger = MetricsLogger(run, resume_step=state.step if resume_dir else None, path=metrics_path)
+    if prepared.attach_log is not None:
+        prepared.attach_log(logger.write)
     job = TrainingJob(
         model=model,
         optimizer=optimizer,
@@ -334,6 +353,8 @@ def finetune_stage(cfg: FinetuneConfig) -> dict[str, Any]:
     state = train(job)
     logger.close()
     plot_losses(run, f"loss_{cfg.stage_name}.png", metrics_path)
+    if cfg.task == "grpo":
+        plot_rewards(run, metrics_path, f"reward_{cfg.stage_name}.png")
 
     best_dir = latest_checkpoint(stage_dir / "best")
     if best_dir is not None:
