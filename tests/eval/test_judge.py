@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from slmkit.cli import main
 from slmkit.common.errors import ConfigError, InputError
 from slmkit.eval.judge import aggregate_item, load_rubric, mean_ci95, parse_judgement, summarize
+from tests.fake_chat import FakeChat, chat_completion
 
 STORY = load_rubric("tinystories")
 INSTRUCTION = load_rubric("instruction")
@@ -80,58 +79,30 @@ def test_rubric_files(tmp_path):
 # ---- end to end over HTTP ------------------------------------------------------------------------------------------
 
 
-class FakeJudge(BaseHTTPRequestHandler):
-    """Answers chat completions with known judgements: refuses `json_schema` (400) like many servers, replies with
-    prose first for items containing BROKEN (then valid JSON on the repair turn), creativity = 6 + seed % 2."""
-
-    requests: list[dict] = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeJudge.requests.append(body)
-        fmt = (body.get("response_format") or {}).get("type")
-        if fmt == "json_schema":
-            return self.reply(400, {"error": {"message": "response_format json_schema is not supported",
-                                              "type": "invalid_request_error"}})
-        prompt = body["messages"][1]["content"]
-        first_turn = len(body["messages"]) == 2
-        if "BROKEN" in prompt and first_turn:
-            content = "What a lovely story, I would give it a good grade."
-        else:
-            content = json.dumps({"grammar": 8, "creativity": 6 + body.get("seed", 0) % 2, "consistency": 7,
-                                  "plot": 5, "age_group": "B"})
-        self.reply(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": content}}],
-                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-
-    def reply(self, status, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+def fake_judge(body: dict) -> tuple[int, dict]:
+    """Known judgements: refuses `json_schema` (400) like many servers, answers prose first for items containing
+    BROKEN (then valid JSON on the repair turn), creativity = 6 + seed % 2."""
+    if (body.get("response_format") or {}).get("type") == "json_schema":
+        return 400, {"error": {"message": "response_format json_schema is not supported",
+                               "type": "invalid_request_error"}}
+    prompt = body["messages"][1]["content"]
+    if "BROKEN" in prompt and len(body["messages"]) == 2:
+        return 200, chat_completion(body["model"], "What a lovely story, I would give it a good grade.")
+    scores = {"grammar": 8, "creativity": 6 + body.get("seed", 0) % 2, "consistency": 7, "plot": 5, "age_group": "B"}
+    return 200, chat_completion(body["model"], json.dumps(scores))
 
 
 @pytest.fixture
-def judge_url():
-    FakeJudge.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeJudge)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+def judge():
+    with FakeChat(fake_judge) as fake:
+        yield fake
 
 
-def test_judge_command_end_to_end_with_repair_fallback_and_cache(judge_url, tmp_path, capsys):
+def test_judge_command_end_to_end_with_repair_fallback_and_cache(judge, tmp_path, capsys):
     items = tmp_path / "stories.jsonl"
     items.write_text("".join(json.dumps({"prompt": p, "continuation": c}) + "\n" for p, c in
                              [("Tom had a ball.", " He played."), ("BROKEN story.", " It ends.")]))
-    args = ["judge", "--base-url", judge_url, "--model", "fake-judge", "--items", str(items), "--samples", "2",
+    args = ["judge", "--base-url", judge.url, "--model", "fake-judge", "--items", str(items), "--samples", "2",
             "--temperature", "0.7", "--concurrency", "2", "--progress", "false"]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -143,24 +114,24 @@ def test_judge_command_end_to_end_with_repair_fallback_and_cache(judge_url, tmp_
     results = [json.loads(line) for line in (tmp_path / "stories.judge.jsonl").read_text().splitlines()]
     assert results[0]["scores"]["creativity"]["ci95"] == pytest.approx(12.706 * 0.5)
     assert len(results[1]["samples"][0]["replies"]) == 2  # prose, then the repaired JSON
-    types = [(r.get("response_format") or {}).get("type") for r in FakeJudge.requests]
+    types = [(r.get("response_format") or {}).get("type") for r in judge.requests]
     assert "json_schema" in types and "json_object" in types  # refused schema -> fell back to JSON mode
-    assert {r["model"] for r in FakeJudge.requests} == {"fake-judge"}
+    assert {r["model"] for r in judge.requests} == {"fake-judge"}
 
     # A rerun is served from the cache: no new requests.
-    before = len(FakeJudge.requests)
+    before = len(judge.requests)
     assert main(args) == 0
-    assert len(FakeJudge.requests) == before
+    assert len(judge.requests) == before
 
 
-def test_judge_bad_items_fail_before_any_request(judge_url, tmp_path, capsys):
+def test_judge_bad_items_fail_before_any_request(judge, tmp_path, capsys):
     items = tmp_path / "items.jsonl"
     items.write_text(json.dumps({"prompt": "x"}) + "\n")  # no continuation
-    code = main(["judge", "--base-url", judge_url, "--model", "m", "--items", str(items), "--progress", "false"])
+    code = main(["judge", "--base-url", judge.url, "--model", "m", "--items", str(items), "--progress", "false"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and "item 1" in err[0] and "continuation" in err[0]
-    assert FakeJudge.requests == []
-    assert main(["judge", "--base-url", judge_url, "--model", "m", "--items", str(items), "--samples", "3"]) != 0
+    assert judge.requests == []
+    assert main(["judge", "--base-url", judge.url, "--model", "m", "--items", str(items), "--samples", "3"]) != 0
     assert "temperature" in capsys.readouterr().err
 
 

@@ -4,8 +4,6 @@ real HTTP (the official `openai` client against a judge server on 127.0.0.1) wit
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,6 +13,7 @@ from slmkit.eval.instruct_checks import check_story, parse_instruction
 from slmkit.rewards import verifiable as v
 from slmkit.rewards.judged import JudgeReward, JudgeSettings
 from slmkit.rewards.registry import BUILTIN, describe_rewards, parse_rewards, parse_term
+from tests.fake_chat import FakeChat, chat_completion
 
 PROMPT = "Features: Dialogue\nWords: kite, jump, happy\nSummary: Luna flies a kite with Tom.\nStory:"
 
@@ -98,55 +97,32 @@ def test_user_reward_function_from_a_module(tmp_path, monkeypatch):
 # ---- the judge's score over HTTP -----------------------------------------------------------------------------------
 
 
-class ScoreJudge(BaseHTTPRequestHandler):
+def score_judge(body: dict) -> tuple[int, dict]:
     """An OpenAI-compatible judge: 90 for responses that mention a dog, 30 otherwise; prose first for 'BROKEN'."""
-
-    requests: list[dict] = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        ScoreJudge.requests.append(body)
-        prompt = body["messages"][-1]["content"]
-        if any("BROKEN" in m["content"] for m in body["messages"]):  # the repair turn too
-            content = "I cannot grade this."
-        else:
-            response = prompt.split("Model response:")[-1]
-            content = json.dumps({"score": 90 if "dog" in response else 30})
-        data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": content}}],
-                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    if any("BROKEN" in m["content"] for m in body["messages"]):  # the repair turn too
+        return 200, chat_completion(body["model"], "I cannot grade this.")
+    response = body["messages"][-1]["content"].split("Model response:")[-1]
+    return 200, chat_completion(body["model"], json.dumps({"score": 90 if "dog" in response else 30}))
 
 
 @pytest.fixture
-def judge_url():
-    ScoreJudge.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ScoreJudge)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+def judge():
+    with FakeChat(score_judge) as fake:
+        yield fake
 
 
-def test_judge_reward_scales_scores_and_caches(judge_url, tmp_path):
-    settings = JudgeSettings(base_url=judge_url, model="fake", rubric="instruction", cache=str(tmp_path / "c.jsonl"))
+def test_judge_reward_scales_scores_and_caches(judge, tmp_path):
+    settings = JudgeSettings(base_url=judge.url, model="fake", rubric="instruction", cache=str(tmp_path / "c.jsonl"))
     reward = JudgeReward(settings)
     assert reward("Write about a pet.", "A dog barked.", {"output": "Rex the dog."}) == pytest.approx(0.9)
     assert reward("Write about a pet.", "A cat slept.", {}) == pytest.approx(0.3)
-    n = len(ScoreJudge.requests)
+    n = len(judge.requests)
     assert reward("Write about a pet.", "A dog barked.", {"output": "Rex the dog."}) == pytest.approx(0.9)
-    assert len(ScoreJudge.requests) == n  # served from the cache
+    assert len(judge.requests) == n  # served from the cache
     again = JudgeReward(settings)  # a new process (a resumed run) reads the cache file
-    assert again("Write about a pet.", "A cat slept.", {}) == pytest.approx(0.3) and len(ScoreJudge.requests) == n
+    assert again("Write about a pet.", "A cat slept.", {}) == pytest.approx(0.3) and len(judge.requests) == n
     assert reward("BROKEN prompt", "x", {}) == 0.0 and reward.failures == 1  # unparseable after one repair
-    settings = JudgeSettings(base_url=judge_url, model="fake", rubric="instruction")
+    settings = JudgeSettings(base_url=judge.url, model="fake", rubric="instruction")
     combined = parse_rewards("judge,contains:dog", settings, tmp_path / "c2.jsonl")
     total, parts = combined.score("Write about a pet.", "A dog barked.", {})
     assert parts == {"judge": pytest.approx(0.9), "contains:dog": 1.0} and total == pytest.approx(0.95)

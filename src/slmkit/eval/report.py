@@ -24,6 +24,7 @@ from slmkit.common.log import print0
 from slmkit.config import check, opt
 from slmkit.infer.load import read_model_config
 from slmkit.model.flops import flops_per_token, param_counts
+from slmkit.train.metrics_log import save_figure
 
 
 @dataclass
@@ -140,7 +141,6 @@ def plot_training(run: Path, out_dir: Path) -> list[Path]:
         "lr": [k for k in ("lr",) if any(k in r for r in lines)],
         "throughput": [k for k in ("tokens_per_s",) if any(k in r for r in lines)],
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, keys in groups.items():
         if not keys:
@@ -154,12 +154,7 @@ def plot_training(run: Path, out_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        path = out_dir / f"report_{name}.png"
-        tmp = path.with_suffix(".tmp.png")
-        fig.savefig(tmp)
-        plt.close(fig)
-        tmp.replace(path)
-        paths.append(path)
+        paths.append(save_figure(fig, out_dir / f"report_{name}.png"))
     return paths
 
 

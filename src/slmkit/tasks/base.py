@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -177,6 +178,17 @@ class Prepared:
     tokenizer_path: Path | None = None
     restore: Callable[[Path], None] | None = None  # reload task state saved by extra_tensors (on --resume)
     attach_log: Callable[[Callable[[dict[str, Any]], None]], None] | None = None  # task metrics -> the run's log
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A copy of `model` in eval mode with no trainable parameters: the reference of DPO and GRPO.
+
+    Example: `reference = frozen_copy(policy)`
+    """
+    reference = copy.deepcopy(model).eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    return reference
 
 
 def set_trainable(lm: nn.Module, trainable: str, lora: LoRAConfig) -> list[str]:

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,7 +31,7 @@ from torch import nn
 from slmkit.common.errors import InputError
 from slmkit.config import opt
 from slmkit.model.loss import IGNORE_INDEX
-from slmkit.tasks.base import Encoded, Overflow, eval_batches, lm_collate
+from slmkit.tasks.base import Encoded, Overflow, eval_batches, frozen_copy, lm_collate
 from slmkit.tasks.instruct import InstructOptions, InstructTask
 from slmkit.tokenizer import Tokenizer
 
@@ -81,9 +80,7 @@ class DPOModel(nn.Module):
     def __init__(self, policy: nn.Module, beta: float):
         super().__init__()
         self.policy = policy
-        self.reference = copy.deepcopy(policy).eval()
-        for p in self.reference.parameters():
-            p.requires_grad_(False)
+        self.reference = frozen_copy(policy)
         self.beta = beta
 
     def train(self, mode: bool = True):

@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,6 +30,7 @@ from torch import nn
 
 from slmkit.config import check, opt
 from slmkit.model.loss import IGNORE_INDEX
+from slmkit.tasks.base import frozen_copy
 
 
 @dataclass
@@ -149,9 +149,7 @@ class GRPOModel(nn.Module):
     def __init__(self, policy: nn.Module, opts: GRPOOptions):
         super().__init__()
         self.policy = policy
-        self.reference = copy.deepcopy(policy).eval()
-        for p in self.reference.parameters():
-            p.requires_grad_(False)
+        self.reference = frozen_copy(policy)
         self.opts = opts
         self.stats: list[dict[str, float]] = []
 

@@ -23,7 +23,7 @@ from slmkit.tasks.base import Prepared, set_trainable
 from slmkit.tasks.grpo import GRPOModel, GRPOOptions
 from slmkit.tasks.grpo_rollouts import GRPORollouts, PromptSet
 from slmkit.tasks.instruct import InstructOptions, InstructTask
-from slmkit.train.metrics_log import read_metrics
+from slmkit.train.metrics_log import read_metrics, save_figure
 
 PROMPT_FIELDS = ([], ["prompt"])  # (required, column names of header-less tab files) for read_records
 
@@ -85,8 +85,6 @@ def plot_rewards(run: RunDir, metrics_path: Path, out_name: str) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from slmkit.common.atomic import atomic_path
-
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
     if train:
         steps, mean, std = zip(*train)
@@ -100,9 +98,4 @@ def plot_rewards(run: RunDir, metrics_path: Path, out_name: str) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(f"{run.root.name}: GRPO")
-    out = run.plots_dir / out_name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return out
+    return save_figure(fig, run.plots_dir / out_name)

@@ -70,6 +70,17 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
+def save_figure(fig, out: Path) -> Path:
+    """Write a matplotlib figure as PNG atomically and close it. Example: `save_figure(fig, run.plots_dir / "x.png")`"""
+    import matplotlib.pyplot as plt
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
 def plot_losses(run: RunDir, out_name: str = "loss.png", metrics_path: Path | None = None) -> Path | None:
     """plots/loss.png: training and validation loss against step (and tokens)."""
     records = read_metrics(metrics_path or run.metrics_file)
@@ -92,9 +103,4 @@ def plot_losses(run: RunDir, out_name: str = "loss.png", metrics_path: Path | No
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(run.root.name)
-    out = run.plots_dir / out_name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return out
+    return save_figure(fig, run.plots_dir / out_name)
