@@ -41,10 +41,12 @@ def natural_prompt(instruction: str) -> str:
     return f"Write a short story for children. {parsed.summary} Use the words {', '.join(parsed.words)}.{features}"
 
 
-def write_prompts(path: Path, n: int, seed: int) -> Path:
-    """Records with the request (`prompt`) and the constraints the rewards check (`instruction`)."""
+def write_prompts(path: Path, n: int, seed: int, raw: bool = False) -> Path:
+    """Records with the request (`prompt`) and the constraints the rewards check (`instruction`); `raw` keeps the
+    TinyStories-Instruct header itself as the prompt (for models pre-trained on instruction-prefixed stories)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps({"prompt": natural_prompt(s.instruction), "instruction": s.instruction}) + "\n"
+    path.write_text("".join(json.dumps({"prompt": s.instruction if raw else natural_prompt(s.instruction),
+                                        "instruction": s.instruction}) + "\n"
                             for s in generate_stories(n, seed=seed)), encoding="utf-8")
     return path
 
@@ -95,19 +97,24 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sft-steps", type=int, default=0, help="instruction-tune on synthetic stories first")
+    parser.add_argument("--format", default="alpaca", choices=["alpaca", "chat", "text"],
+                        help="prompt format; text = the raw Features/Words/Summary/Story header")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    train = write_prompts(out / "train_prompts.jsonl", args.train_prompts, args.seed)
-    heldout = write_prompts(out / "heldout_prompts.jsonl", args.heldout, args.seed + 2_000_003)
-    opts = GRPOOptions(max_new_tokens=args.max_new_tokens, group_size=args.group_size, mu=args.mu, beta=args.beta)
+    raw = args.format == "text"
+    train = write_prompts(out / "train_prompts.jsonl", args.train_prompts, args.seed, raw)
+    heldout = write_prompts(out / "heldout_prompts.jsonl", args.heldout, args.seed + 2_000_003, raw)
+    opts = GRPOOptions(max_new_tokens=args.max_new_tokens, group_size=args.group_size, mu=args.mu, beta=args.beta,
+                       format=args.format)
     t0 = time.perf_counter()
     start = sft_first(args.ckpt, out, args.sft_steps, args.threads) if args.sft_steps else args.ckpt
     before = score(start, heldout, opts)
     cfg = build_config(FinetuneConfig, {}, {
         "task": "grpo", "ckpt": start, "prompts": str(train), "val_data": str(heldout), "test_size": 0,
         "run": str(out / "run"), "reward": args.reward, "grpo.max_new_tokens": args.max_new_tokens,
-        "grpo.group_size": args.group_size, "grpo.mu": args.mu, "grpo.beta": args.beta, "batch_size":
+        "grpo.group_size": args.group_size, "grpo.mu": args.mu, "grpo.beta": args.beta,
+        "grpo.format": args.format, "batch_size":
         args.prompts_per_step, "max_steps": args.steps, "eval_interval": max(1, args.steps // 2), "optim.lr": args.lr,
         "optim.warmup_steps": 0, "progress": False, "threads": args.threads, "log_interval": 1, "seed": args.seed})
     summary = finetune_stage(cfg)

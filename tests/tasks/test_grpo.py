@@ -179,3 +179,17 @@ def test_grpo_bad_options_are_one_line_errors(micro_checkpoint, prompts, tmp_pat
     assert main([*_args(micro_checkpoint, bad, tmp_path / "bad2", "--val-size", "1"), "--max-steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "'prompt'" in err and len(err.splitlines()) == 1
+
+
+def test_prompt_formats(tokenizer):
+    from slmkit.tasks.grpo import GRPOOptions
+    from slmkit.tasks.grpo_rollouts import PromptSet
+
+    record = {"prompt": "Features: Dialogue\nWords: dog\nStory: \n\n", "where": "p:1"}
+    text = PromptSet([record], tokenizer, GRPOOptions(format="text"), max_prompt=64)
+    assert text.ids[0] == [tokenizer.eot_id] + tokenizer.encode(record["prompt"])  # raw continuation
+    assert text.texts[0] == record["prompt"]
+    chat = PromptSet([record], tokenizer, GRPOOptions(format="chat"), max_prompt=64)
+    assert chat.ids[0][-2:] == [tokenizer.special_ids["<|assistant|>"], *tokenizer.encode("\n")]
+    short = PromptSet([record], tokenizer, GRPOOptions(format="text"), max_prompt=5)
+    assert len(short.ids[0]) == 5 and short.ids[0][-4:] == tokenizer.encode(record["prompt"])[-4:]

@@ -44,7 +44,9 @@ class GRPOOptions:
     top_k: int | None = opt(None, "rollout sampling: keep the k most likely tokens")
     top_p: float | None = opt(None, "rollout sampling: nucleus mass")
     max_new_tokens: int = opt(64, "completion budget in tokens")
-    format: Literal["alpaca", "chat"] = opt("alpaca", "prompt format (the one the starting model was tuned on)")
+    format: Literal["alpaca", "chat", "text"] = opt(
+        "alpaca", "prompt format (the one the starting model was tuned on; text = the prompt as plain text after "
+        "<|endoftext|>, for models pre-trained on instruction-prefixed stories such as TinyStories-Instruct)")
     eval_temperature: float = opt(0.0, "sampling temperature of the validation completions (0 = greedy)")
     n_samples: int = opt(3, "validation completions printed and logged per evaluation")
     rollout_batch: int = opt(32, "sequences decoded together by the inference engine")

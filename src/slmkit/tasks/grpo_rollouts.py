@@ -46,7 +46,8 @@ class PromptSet:
     """Prompt records encoded once: the user's text (for the rewards) and the rendered prompt's token ids."""
 
     def __init__(self, records: list[dict[str, Any]], tokenizer: Tokenizer, opts: GRPOOptions, max_prompt: int):
-        renderer = InstructTask(InstructOptions(format=opts.format), tokenizer, max_prompt, "truncate")
+        renderer = None if opts.format == "text" else InstructTask(InstructOptions(format=opts.format), tokenizer,
+                                                                   max_prompt, "truncate")
         self.records, self.texts, self.ids = [], [], []
         for record in records:
             instruction = record.get("prompt", record.get("instruction"))
@@ -54,11 +55,16 @@ class PromptSet:
             if not isinstance(instruction, str) or not isinstance(input_text, str):
                 raise InputError(record["where"], found=f"fields {sorted(k for k in record if k != 'where')}",
                                  expected="a string 'prompt' (or 'instruction' with an optional 'input')")
-            (encoded,) = renderer.encode_all([{"instruction": instruction, "input": input_text, "output": "",
-                                               "where": record["where"]}], "grpo")
+            text = instruction + (f"\n\n{input_text}" if input_text.strip() else "")
+            if renderer is None:  # plain text: the model continues the prompt (its most recent tokens if too long)
+                ids = [tokenizer.eot_id] + tokenizer.encode(text)[-(max_prompt - 1):]
+            else:
+                (encoded,) = renderer.encode_all([{"instruction": instruction, "input": input_text, "output": "",
+                                                   "where": record["where"]}], "grpo")
+                ids = encoded.tokens[: encoded.prompt_len]
             self.records.append(record)
-            self.texts.append(instruction + (f"\n\n{input_text}" if input_text.strip() else ""))
-            self.ids.append(encoded.tokens[: encoded.prompt_len])
+            self.texts.append(text)
+            self.ids.append(ids)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -23,6 +23,7 @@ from slmkit.tasks.base import Prepared, set_trainable
 from slmkit.tasks.grpo import GRPOModel, GRPOOptions
 from slmkit.tasks.grpo_rollouts import GRPORollouts, PromptSet
 from slmkit.tasks.instruct import InstructOptions, InstructTask
+from slmkit.tokenizer.special import EOT
 from slmkit.train.metrics_log import read_metrics, save_figure
 
 PROMPT_FIELDS = ([], ["prompt"])  # (required, column names of header-less tab files) for read_records
@@ -49,9 +50,13 @@ def prepare_grpo(cfg, lm, tokenizer, device, run: RunDir, splits: tuple[list, li
     rollouts = GRPORollouts(model, tokenizer, train_p, rewards.score, opts, cfg.batch_size, cfg.grad_accum,
                             cfg.seed, device)
     rollouts.samples_path = run.root / f"samples_{cfg.stage_name}.jsonl"
-    template = InstructTask(InstructOptions(format=opts.format), tokenizer, max_prompt)
-    template.used_format = opts.format
-    record: dict[str, Any] = dict(template.checkpoint_record(), lora=lora_record(lora_names),
+    if opts.format == "text":
+        prompt_record: dict[str, Any] = {"format": "text", "stop": [EOT], "max_length": max_prompt}
+    else:
+        template = InstructTask(InstructOptions(format=opts.format), tokenizer, max_prompt)
+        template.used_format = opts.format
+        prompt_record = template.checkpoint_record()
+    record: dict[str, Any] = dict(prompt_record, lora=lora_record(lora_names),
                                   grpo={"reward": cfg.reward, "group_size": opts.group_size, "mu": opts.mu,
                                         "clip_eps": opts.clip_eps, "beta": opts.beta})
     mean_prompt = sum(len(p) for p in train_p.ids) / max(1, len(train_p))
