@@ -101,6 +101,24 @@ def _which_command(argv: list[str]) -> str | None:
     return None
 
 
+# Optional packages and the extra that installs each: a command that needs one says so in one line.
+OPTIONAL_PACKAGES = {
+    "openai": "teacher", "huggingface_hub": "download", "fastapi": "serve", "uvicorn": "serve",
+    "transformers": "export", "gguf": "export", "onnx": "onnx", "onnxruntime": "onnx", "rouge_score": "eval",
+    "sacrebleu": "eval", "textstat": "eval", "scipy": "scale", "faiss": "rag", "sentence_transformers": "rag",
+}
+
+
+def missing_package_message(exc: BaseException, command: str) -> str | None:
+    """The one-line hint for an optional package that is not installed, or None for any other error."""
+    name = getattr(exc, "name", None) or ""
+    if isinstance(exc, ModuleNotFoundError) and name.split(".")[0] in OPTIONAL_PACKAGES:
+        extra = OPTIONAL_PACKAGES[name.split(".")[0]]
+        return f"`slm {command}` needs the optional package '{name}': pip install 'slmkit[{extra}]'"
+    cause = exc.__cause__ or exc.__context__  # e.g. torch.onnx wraps the missing onnx module in its own error
+    return missing_package_message(cause, command) if cause is not None and cause is not exc else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `slm`. Example: `main(["data", "synth", "--n", "10", "--out", "/tmp/s"])`"""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -128,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # an optional package missing is a setup mistake, not a bug: one line, exit 2
+        hint = missing_package_message(exc, " ".join(argv[:2]))
+        if hint is None:
+            raise
+        print(f"error: {hint}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -152,5 +152,5 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
     }
     results = run_stages(stages, run)
     print0(f"\ndone: run directory {run.root} (checkpoints in {run.ckpt_dir()}, report in {run.root / 'report.html'})")
-    print0(f"serve it (OpenAI-compatible API + web page): slm serve --ckpt {run.root}")
+    print0(f"serve it (OpenAI-compatible API + web page; needs pip install -e '.[serve]'): slm serve --ckpt {run.root}")
     return results
