@@ -50,32 +50,15 @@ def build_tokenizer(workdir: Path, vocab_size: int) -> Tokenizer:
 
 
 def hf_llama_with_our_weights(model: Transformer) -> torch.nn.Module:
-    """transformers' LlamaForCausalLM of the same shape, holding our weights (the mapping of test_hf_parity)."""
+    """transformers' LlamaForCausalLM of the same shape, holding our weights (the mapping of `slm export hf`)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from slmkit.export.hf_layout import hf_config, to_hf_state
+
     cfg = model.cfg
-    hf = LlamaForCausalLM(LlamaConfig(
-        vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=cfg.ffn_dim,
-        num_hidden_layers=cfg.n_layers, num_attention_heads=cfg.n_heads, num_key_value_heads=cfg.kv_heads,
-        max_position_embeddings=cfg.context_length, rms_norm_eps=cfg.norm_eps, rope_theta=cfg.rope_theta,
-        tie_word_embeddings=True, attention_bias=False, mlp_bias=False, attn_implementation="sdpa",
-    )).eval()
-    q_rows, kv_rows, ff = cfg.n_heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim, cfg.ffn_dim
-    state = {"model.embed_tokens.weight": model.wte.weight, "model.norm.weight": model.norm_f.weight}
-    for i, block in enumerate(model.blocks):
-        p, qkv = f"model.layers.{i}.", block.attn.qkv.weight
-        state |= {
-            p + "input_layernorm.weight": block.norm_attn.weight,
-            p + "self_attn.q_proj.weight": qkv[:q_rows],
-            p + "self_attn.k_proj.weight": qkv[q_rows : q_rows + kv_rows],
-            p + "self_attn.v_proj.weight": qkv[q_rows + kv_rows :],
-            p + "self_attn.o_proj.weight": block.attn.proj.weight,
-            p + "post_attention_layernorm.weight": block.norm_mlp.weight,
-            p + "mlp.gate_proj.weight": block.mlp.gate_up.weight[:ff],
-            p + "mlp.up_proj.weight": block.mlp.gate_up.weight[ff:],
-            p + "mlp.down_proj.weight": block.mlp.down.weight,
-        }
-    missing, unexpected = hf.load_state_dict({k: v.detach().clone() for k, v in state.items()}, strict=False)
+    config = LlamaConfig.from_dict(hf_config(cfg, "llama", bos_id=0, eos_id=0, pad_id=1), attn_implementation="sdpa")
+    hf = LlamaForCausalLM(config).eval()
+    missing, unexpected = hf.load_state_dict(to_hf_state(model.state_dict(), cfg, "llama"), strict=False)
     assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
     hf.tie_weights()
     return hf

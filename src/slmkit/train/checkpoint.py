@@ -29,7 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file, save_model
 
 from slmkit.common.atomic import atomic_dir
-from slmkit.common.errors import InputError
+from slmkit.common.errors import ConfigError, InputError
 from slmkit.config import to_dict
 from slmkit.infer.load import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_weights
 from slmkit.model.config import ModelConfig
@@ -126,6 +126,17 @@ def latest_checkpoint(stage_dir: Path) -> Path | None:
         return link.resolve()
     found = list_checkpoints(stage_dir)
     return found[-1] if found else None
+
+
+def resume_point(stage_dir: Path, resume: bool) -> Path | None:
+    """The checkpoint to continue from with `--resume` (None: start fresh); without it, existing checkpoints are an
+    error, so nothing is ever overwritten. Example: `resume_dir = resume_point(run.ckpt_dir("base"), cfg.resume)`"""
+    if resume:
+        return latest_checkpoint(stage_dir)
+    if list_checkpoints(stage_dir):
+        raise ConfigError("resume", found=f"existing checkpoints in {stage_dir}",
+                          expected="--resume to continue them, or a new --run/--stage (nothing is overwritten)")
+    return None
 
 
 def _point_latest(stage_dir: Path, target: str) -> None:

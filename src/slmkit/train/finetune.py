@@ -51,9 +51,9 @@ from slmkit.tasks.seq2seq import Seq2SeqOptions, Seq2SeqTask
 from slmkit.train.checkpoint import (
     TRAINER_STATE_FILE,
     latest_checkpoint,
-    list_checkpoints,
     load_optimizer_state,
     restore_rng_state,
+    resume_point,
     save_checkpoint,
 )
 from slmkit.train.finetune_grpo import PROMPT_FIELDS, plot_rewards, prepare_grpo
@@ -256,13 +256,7 @@ def finetune_stage(cfg: FinetuneConfig) -> dict[str, Any]:
         tune_cpu_allocator()
     run = _run_dir(cfg)
     stage_dir = run.ckpt_dir(cfg.stage_name)
-    resume_dir = latest_checkpoint(stage_dir) if cfg.resume else None
-    if not cfg.resume and list_checkpoints(stage_dir):
-        raise ConfigError(
-            "resume",
-            found=f"existing checkpoints in {stage_dir}",
-            expected="--resume to continue them, or a new --run/--stage (nothing is overwritten)",
-        )
+    resume_dir = resume_point(stage_dir, cfg.resume)
     run.save_stage_config(f"finetune_{cfg.stage_name}", to_dict(cfg))
     torch.manual_seed(cfg.seed)
     if cfg.task == "distill":

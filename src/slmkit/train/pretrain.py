@@ -36,10 +36,9 @@ from slmkit.model.flops import flops_per_token
 from slmkit.model.transformer import Transformer
 from slmkit.tokenizer import Tokenizer
 from slmkit.train.checkpoint import (
-    latest_checkpoint,
-    list_checkpoints,
     load_optimizer_state,
     load_training_state,
+    resume_point,
     save_checkpoint,
 )
 from slmkit.train.loop import LoopSettings, TrainerState, TrainingJob, train
@@ -194,13 +193,7 @@ def _pretrain(cfg: PretrainConfig, run: RunDir, device: torch.device, info: Dist
         tune_cpu_allocator()
     tokenizer, tok_path, meta, shards_dir = _load_inputs(cfg, run)
     stage_dir = run.ckpt_dir(cfg.stage)
-    resume_dir = latest_checkpoint(stage_dir) if cfg.resume else None
-    if not cfg.resume and list_checkpoints(stage_dir):
-        raise ConfigError(
-            "resume",
-            found=f"existing checkpoints in {stage_dir}",
-            expected="--resume to continue them, or a new --run/--stage (nothing is overwritten)",
-        )
+    resume_dir = resume_point(stage_dir, cfg.resume)
     model_cfg = _resolve_model_config(cfg, tokenizer, resume_dir)
     seq_len = min(cfg.train_seq_len, model_cfg.context_length)
     if info.is_main:
