@@ -1,5 +1,6 @@
-"""Decoding speed, in one run on the same weights: (1) batch-1 greedy decode tokens/s of slmkit's engine against
-`transformers` `generate(use_cache=True)` (LlamaForCausalLM with our weights copied in); (2) the aggregate
+"""Decoding speed, in one run on the same weights: (1) batch-1 greedy decode tokens/s of slmkit's engine, in fp32
+and with int8 weights (`--quantize int8`, slmkit.model.quantize), against `transformers` `generate(use_cache=True)`
+(LlamaForCausalLM with our fp32 weights copied in); (2) the aggregate
 tokens/s of `slm serve` (a subprocess on 127.0.0.1) with 1 and with 16 concurrent streaming clients.
 
 The model is bench/train_throughput.py's shape (6 layers x 6 heads x 384, ctx 256) with random weights; the
@@ -15,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import copy
 import http.client
 import json
 import os
@@ -31,6 +33,7 @@ from slmkit.config import build_config, to_dict
 from slmkit.infer.engine import Engine, TokenRequest
 from slmkit.infer.sampling import SamplingParams
 from slmkit.model import ModelConfig, Transformer
+from slmkit.model.quantize import quantize_int8
 from slmkit.tokenizer import Tokenizer
 
 
@@ -153,7 +156,7 @@ def server_throughput(port: int, clients: int, max_tokens: int) -> float:
     return sum(counts) / (time.perf_counter() - start)
 
 
-def start_server(ckpt: Path, threads: int) -> tuple[subprocess.Popen, int]:
+def start_server(ckpt: Path, threads: int, quantize: str = "none") -> tuple[subprocess.Popen, int]:
     import socket
 
     with socket.socket() as probe:
@@ -161,7 +164,7 @@ def start_server(ckpt: Path, threads: int) -> tuple[subprocess.Popen, int]:
         port = probe.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "slmkit", "serve", "--ckpt", str(ckpt), "--port", str(port), "--model-name",
-           "bench", "--max-batch", "16"]
+           "bench", "--max-batch", "16", "--quantize", quantize]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -183,6 +186,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--stream-tokens", type=int, default=64, help="new tokens per server stream")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--server-quantize", default="none", choices=("none", "int8"), help="weights of the server")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
@@ -193,32 +197,42 @@ def main() -> None:
         cfg = ModelConfig(vocab_size=tok.vocab_size, context_length=256, n_layers=6, n_heads=6, d_model=384)
         model = Transformer(cfg).eval()
         hf = hf_llama_with_our_weights(model)
+        model_int8 = quantize_int8(copy.deepcopy(model))
         n_params = sum(p.numel() for p in model.parameters())
         print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), fp32, model {cfg.n_layers}L "
               f"d{cfg.d_model} ff{cfg.ffn_dim} vocab {cfg.vocab_size} ({n_params / 1e6:.1f}M params)")
         prompt = [tok.eot_id, *tok.encode("Once upon a time, there was a little girl named Lily.")]
 
         print(f"\n1) batch-1 greedy decode, {len(prompt)}-token prompt, {args.tokens} new tokens")
-        best = {"slmkit": float("inf"), "transformers": float("inf")}
+        contenders = (
+            ("slmkit", time_ours, model), ("slmkit int8", time_ours, model_int8), ("transformers", time_hf, hf)
+        )
+        best = {name: float("inf") for name, _, _ in contenders}
         outputs = {}
         for r in range(args.rounds):
-            for name, fn, m in (("slmkit", time_ours, model), ("transformers", time_hf, hf)):
+            for name, fn, m in contenders:
                 seconds, outputs[name] = fn(m, prompt, args.tokens)
                 best[name] = min(best[name], seconds)
                 print(f"  round {r + 1}: {name:12s} {1 / seconds:7.1f} tok/s ({seconds * 1e3:.2f} ms/token)")
         same = sum(a == b for a, b in zip(outputs["slmkit"], outputs["transformers"]))
         print(f"  same greedy tokens: {same}/{args.tokens}")
+        # random weights give nearly flat next-token distributions, so int8 rounding soon flips an argmax; the
+        # quality cost on a trained model is measured with `slm eval lm --quantize int8` instead (docs)
+        pairs = enumerate(zip(outputs["slmkit"], outputs["slmkit int8"]))
+        agree = next((i for i, (a, b) in pairs if a != b), args.tokens)
+        print(f"  int8 greedy tokens equal to fp32 before the first difference: {agree}/{args.tokens}")
         for name, seconds in best.items():
             print(f"  {name:12s} best {1 / seconds:7.1f} tok/s")
-        print(f"  slmkit / transformers: {best['transformers'] / best['slmkit']:.2f}x")
+        print(f"  slmkit / transformers: {best['transformers'] / best['slmkit']:.2f}x (both fp32)")
+        print(f"  slmkit int8 / transformers fp32: {best['transformers'] / best['slmkit int8']:.2f}x")
         floor = matmul_floor(model)
         print(f"  matmul floor (weights streamed once, nothing else): {floor * 1e3:.2f} ms/token "
               f"= {1 / floor:.1f} tok/s; slmkit spends {best['slmkit'] / floor:.2f}x the floor, "
-              f"transformers {best['transformers'] / floor:.2f}x")
+              f"transformers {best['transformers'] / floor:.2f}x, slmkit int8 {best['slmkit int8'] / floor:.2f}x")
 
         if not args.skip_server:
             ckpt = write_checkpoint(model, tok, Path(tmp) / "ckpt")
-            proc, port = start_server(ckpt, args.threads)
+            proc, port = start_server(ckpt, args.threads, args.server_quantize)
             try:
                 print(f"\n2) slm serve, greedy streams of {args.stream_tokens} tokens")
                 server_throughput(port, 2, 8)  # warm up

@@ -23,6 +23,7 @@ from slmkit.config import check, opt
 from slmkit.eval.documents import read_sourced_documents
 from slmkit.eval.lm import lm_report, score_tokens
 from slmkit.infer.load import load_checkpoint
+from slmkit.model.quantize import QUANTIZE_CHOICES
 from slmkit.tokenizer import Tokenizer
 
 
@@ -33,12 +34,14 @@ class EvalLMConfig:
     seq_len: int | None = opt(None, "window length (default: the model's context length)")
     batch_size: int = opt(8, "windows per forward pass")
     device: str = opt("auto", "auto, cpu, cuda")
+    quantize: str = opt("none", "none, or int8: score the model with int8 weights (its quality cost)")
     out: str | None = opt(None, "also write the JSON report to this file")
 
     def __post_init__(self):
         check(self.ckpt is not None, "ckpt", self.ckpt, "a checkpoint (--ckpt DIR)")
         check(len(self.text) > 0, "text", self.text, "at least one text file (--text FILE)")
         check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+        check(self.quantize in QUANTIZE_CHOICES, "quantize", self.quantize, f"one of {QUANTIZE_CHOICES}")
 
 
 def token_stream(docs: list[str], tokenizer: Tokenizer) -> tuple[np.ndarray, int]:
@@ -77,7 +80,7 @@ def eval_lm_stage(cfg: EvalLMConfig) -> dict[str, Any]:
     {"files": {path: report (+ "sources": {name: report})}, "total": report}. The JSON also goes to `--out`, or by
     default to <run>/eval/lm.json when the checkpoint is inside a run directory."""
     device = pick_device(cfg.device)
-    loaded = load_checkpoint(cfg.ckpt, device)
+    loaded = load_checkpoint(cfg.ckpt, device, quantize=cfg.quantize)
     seq_len = min(cfg.seq_len or loaded.model.cfg.context_length, loaded.model.cfg.context_length)
     per_file = {}
     for name in cfg.text:

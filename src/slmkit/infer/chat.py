@@ -82,7 +82,7 @@ def chat_stage(cfg: ChatConfig, stdin=None, out=None) -> dict[str, Any]:
     """Read messages line by line from stdin and answer each; return the transcript."""
     stdin, out = stdin or sys.stdin, out or sys.stdout
     stage = cfg.stage if (Path(cfg.ckpt) / "ckpt" / cfg.stage).exists() else "base"
-    loaded = load_checkpoint(cfg.ckpt, pick_device(cfg.device), stage=stage)
+    loaded = load_checkpoint(cfg.ckpt, pick_device(cfg.device), stage=stage, quantize=cfg.quantize)
     session = ChatSession(loaded.model, loaded.tokenizer, cfg, cfg.system)
     interactive = stdin.isatty()
     if interactive:

@@ -21,6 +21,7 @@ from safetensors.torch import load_model
 from slmkit.common.errors import InputError, MissingFileError
 from slmkit.config import from_dict
 from slmkit.model.config import ModelConfig
+from slmkit.model.quantize import QUANTIZE_CHOICES, apply_quantization
 from slmkit.model.transformer import Transformer
 from slmkit.tokenizer import Tokenizer
 
@@ -67,8 +68,13 @@ def read_model_config(ckpt_dir: Path) -> tuple[ModelConfig, dict[str, Any]]:
     return model_cfg, data
 
 
-def load_checkpoint(path: Path | str, device: str | torch.device = "cpu", stage: str = "base") -> LoadedCheckpoint:
-    """Build the model from a checkpoint folder and load its weights and tokenizer."""
+def load_checkpoint(
+    path: Path | str, device: str | torch.device = "cpu", stage: str = "base", quantize: str = "none"
+) -> LoadedCheckpoint:
+    """Build the model from a checkpoint folder and load its weights and tokenizer; `quantize="int8"` converts the
+    linear layers for inference (`slmkit.model.quantize`)."""
+    if quantize not in QUANTIZE_CHOICES:
+        raise InputError("quantize", found=repr(quantize), expected=f"one of {', '.join(QUANTIZE_CHOICES)}")
     ckpt_dir = resolve_checkpoint_dir(path, stage)
     model_cfg, data = read_model_config(ckpt_dir)
     tok_path = ckpt_dir / TOKENIZER_FILE
@@ -82,6 +88,7 @@ def load_checkpoint(path: Path | str, device: str | torch.device = "cpu", stage:
     model = Transformer(model_cfg)
     load_weights(model, ckpt_dir / WEIGHTS_FILE)
     model.to(device).eval()
+    apply_quantization(model, quantize)
     return LoadedCheckpoint(model=model, tokenizer=tokenizer, config=data, path=ckpt_dir)
 
 

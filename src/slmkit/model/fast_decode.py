@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from slmkit.model.config import ModelConfig
 from slmkit.model.kv_cache import KVCache
+from slmkit.model.quantize import linear_function
 
 
 class FastDecoder:
@@ -34,11 +35,13 @@ class FastDecoder:
             raise ValueError("FastDecoder needs RoPE, RMSNorm, SwiGLU, no biases and a dense MLP")
         self.model, self.cfg = model, cfg
         self.nh, self.nkv, self.hs, self.eps = cfg.n_heads, cfg.kv_heads, cfg.head_dim, cfg.norm_eps
+        # the projections as bare functions: F.linear on fp32 weights, or the int8 kernel (slmkit.model.quantize)
         self.layers = [
-            (b.norm_attn.weight, b.attn.qkv.weight, b.attn.proj.weight, b.norm_mlp.weight, b.mlp.gate_up.weight,
-             b.mlp.down.weight)
+            (b.norm_attn.weight, linear_function(b.attn.qkv), linear_function(b.attn.proj), b.norm_mlp.weight,
+             linear_function(b.mlp.gate_up), linear_function(b.mlp.down))
             for b in model.blocks
         ]
+        self.lm_head = linear_function(model.lm_head)
 
     @torch.inference_mode()
     def step(self, cache: KVCache, row: int, token: int) -> torch.Tensor:
@@ -50,8 +53,8 @@ class FastDecoder:
         half = hs // 2
         cos, sin = model.rope.cos[pos], model.rope.sin[pos]  # (hs/2,)
         h = model.wte.weight[token].unsqueeze(0)  # (1, d)
-        for layer, (w_norm_attn, w_qkv, w_proj, w_norm_mlp, w_gate_up, w_down) in enumerate(self.layers):
-            qkv = F.linear(F.rms_norm(h, (h.size(-1),), w_norm_attn, eps), w_qkv).view(nh + 2 * nkv, hs)
+        for layer, (w_norm_attn, qkv_fn, proj_fn, w_norm_mlp, gate_up_fn, down_fn) in enumerate(self.layers):
+            qkv = qkv_fn(F.rms_norm(h, (h.size(-1),), w_norm_attn, eps)).view(nh + 2 * nkv, hs)
             x1, x2 = qkv[: nh + nkv, :half], qkv[: nh + nkv, half:]  # (nh+nkv, hs/2) each
             qk = torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)  # rotate-half RoPE: (nh+nkv, hs)
             cache.k[layer, row, :, pos] = qk[nh:]  # (nkv, hs)
@@ -61,9 +64,9 @@ class FastDecoder:
             q = qk[:nh].view(nkv, nh // nkv, hs)  # (nkv, g, hs): query heads grouped by their kv head
             weights = torch.softmax(torch.bmm(q, keys.transpose(1, 2)).mul_(hs**-0.5), dim=-1)  # (nkv, g, pos+1)
             y = torch.bmm(weights, values).view(1, nh * hs)  # (1, nh*hs)
-            h = h + F.linear(y, w_proj)
-            gate, up = F.linear(F.rms_norm(h, (h.size(-1),), w_norm_mlp, eps), w_gate_up).chunk(2, dim=-1)
-            h = h + F.linear(F.silu(gate).mul_(up), w_down)  # (1, d)
+            h = h + proj_fn(y)
+            gate, up = gate_up_fn(F.rms_norm(h, (h.size(-1),), w_norm_mlp, eps)).chunk(2, dim=-1)
+            h = h + down_fn(F.silu(gate).mul_(up))  # (1, d)
         cache.lengths[row] = pos + 1
         h = F.rms_norm(h, (h.size(-1),), model.norm_f.weight, eps)
-        return F.linear(h, model.lm_head.weight)  # (1, V)
+        return self.lm_head(h)  # (1, V)

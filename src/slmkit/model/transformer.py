@@ -183,7 +183,8 @@ class Transformer(nn.Module):
         aux_loss = torch.stack(aux_losses).mean() if aux_losses else None
 
         logits = loss = ce_loss = None
-        if targets is not None and not return_logits and loss_reduction != "none":
+        fusable = type(self.lm_head) is nn.Linear  # not an inference-only quantized head (slmkit.model.quantize)
+        if targets is not None and not return_logits and loss_reduction != "none" and fusable:
             # Training fast path: head matmul + cross-entropy fused in chunks, the (B*T, V) logits never stored.
             ce_loss = linear_cross_entropy(x.view(B * T, -1), self.lm_head.weight, targets.reshape(-1), loss_reduction)
         else:
