@@ -103,3 +103,13 @@ def test_quantized_checkpoint_keeps_greedy_text_and_loss(micro_checkpoint, tmp_p
     assert main([*args, "--quantize", "int4"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "quantize" in err and "int4" in err
+
+
+def test_quantized_batched_decoding_equals_one_by_one():
+    """The int8 kernel computes each row alone, so continuous batching keeps exactly the one-by-one greedy text."""
+    torch.manual_seed(0)
+    model = quantize_int8(Transformer(ModelConfig(vocab_size=97, context_length=64, n_layers=2, n_heads=4,
+                                                  d_model=64)).eval())
+    prompts = [list(range(1, n + 1)) for n in (3, 9, 1, 17, 5)]
+    batch = generate(model, prompts, 16, GREEDY, max_batch=3)
+    assert batch == [generate(model, [p], 16, GREEDY, max_batch=1)[0] for p in prompts]
