@@ -316,7 +316,7 @@ def finetune_stage(cfg: FinetuneConfig) -> dict[str, Any]:
         )
 
     metrics_path = run.root / f"metrics_{cfg.stage_name}.jsonl"
-    logger = MetricsLogger(run, resume_step=state.step if resume_dir else None, path=metrics_path)
+    logger = MetricsLogger(run, resume_step=state.step if resume_dir else -1, path=metrics_path)
     if prepared.attach_log is not None:
         prepared.attach_log(logger.write)
     job = TrainingJob(

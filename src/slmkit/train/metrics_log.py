@@ -15,7 +15,9 @@ from slmkit.common.runs import RunDir
 
 
 class MetricsLogger:
-    """Appends metrics as JSON lines (flushed each write) and mirrors scalars to TensorBoard if available."""
+    """Appends metrics as JSON lines (flushed each write) and mirrors scalars to TensorBoard if available.
+    `resume_step`: lines logged after it are dropped first (-1 for a fresh start: stale lines of a run that was
+    killed before its first checkpoint go too)."""
 
     def __init__(self, run: RunDir, resume_step: int | None = None, tensorboard: bool = True, path: Path | None = None):
         self.path = path or run.metrics_file  # fine-tuning stages log to metrics_<task>.jsonl

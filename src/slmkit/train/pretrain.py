@@ -249,7 +249,7 @@ def _pretrain(cfg: PretrainConfig, run: RunDir, device: torch.device, info: Dist
             _evaluate, raw_model, val_loader, cfg.eval_batches, meta.bytes_per_token("val"), split, device
         )
 
-    logger = MetricsLogger(run, resume_step=state.step if resume_dir else None) if info.is_main else None
+    logger = MetricsLogger(run, resume_step=state.step if resume_dir else -1) if info.is_main else None
     sampling_ranks = sharded or info.is_main  # sharded: every rank takes part in sampling's forwards
     sample_fn = (
         partial(_print_sample, raw_model, tokenizer, cfg, run, info) if sampling_ranks and cfg.sample_prompt else None
