@@ -3,7 +3,9 @@
 Everything is measured in one run on the same machine: (1) the fp32 GEMM peak (best of several large square
 matmuls), (2) full training steps (forward + backward + AdamW step) of our model, (3) the same steps for a
 `transformers.LlamaForCausalLM` of identical shape, same optimizer, same batch. The two models are timed in
-alternating rounds and each keeps its best round, so a burst of load from another process hurts both alike.
+alternating rounds and each keeps its best round, so a burst of load from another process hurts both alike;
+(4) the step's unavoidable kernels alone -- every GEMM of forward and backward at the model's shapes, SDPA forward
+and backward -- which bounds any eager implementation of this model and so the ratio it can reach.
 
 Example:
     python bench/train_throughput.py            # vocab 4096, ctx 256, 6 layers x 6 heads x 384, batch 16, fp32
@@ -17,6 +19,7 @@ import os
 import time
 
 import torch
+import torch.nn.functional as F
 
 from slmkit.common.device import tune_cpu_allocator
 from slmkit.model import ModelConfig, Transformer, flops_per_token
@@ -33,6 +36,35 @@ def gemm_peak_flops(sizes=(1024, 2048, 3072), repeats: int = 5) -> float:
             a @ b
             best = max(best, 2 * n**3 / (time.perf_counter() - start))
     return best
+
+
+def kernel_floor(cfg: ModelConfig, batch: int, seq_len: int, repeats: int = 3) -> float:
+    """Seconds per training step spent in its unavoidable kernels: for every linear layer (and the LM head) the
+    forward x @ W.T and the backward dY @ W and dY.T @ x, plus causal SDPA forward + backward, at the model's shapes.
+    Elementwise work (norms, RoPE, SwiGLU, residuals, cross-entropy, AdamW) is left out, so a real step is slower."""
+    rows, d, hs = batch * seq_len, cfg.d_model, cfg.head_dim
+    q_out = (cfg.n_heads + 2 * cfg.kv_heads) * hs
+    layer_shapes = [(q_out, d), (d, cfg.n_heads * hs), (2 * cfg.ffn_dim, d), (d, cfg.ffn_dim)]  # (out, in)
+    gemms = []
+    for n_out, n_in in [*layer_shapes * cfg.n_layers, (cfg.vocab_size, d)]:
+        x, w, dy = torch.randn(rows, n_in), torch.randn(n_out, n_in), torch.randn(rows, n_out)
+        gemms.append((x, w, dy))
+    q = torch.randn(batch, cfg.n_heads, seq_len, hs, requires_grad=True)
+    k = torch.randn(batch, cfg.kv_heads, seq_len, hs, requires_grad=True)
+    v = torch.randn(batch, cfg.kv_heads, seq_len, hs, requires_grad=True)
+    grad_y = torch.randn(batch, cfg.n_heads, seq_len, hs)
+
+    def once() -> None:
+        for x, w, dy in gemms:
+            torch.mm(x, w.t())
+            torch.mm(dy, w)
+            torch.mm(dy.t(), x)
+        for _ in range(cfg.n_layers):
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=cfg.kv_heads != cfg.n_heads)
+            torch.autograd.grad(y, (q, k, v), grad_y)
+
+    once()  # warm up
+    return min(time_steps(once, 1) for _ in range(repeats))
 
 
 def make_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, idx: torch.Tensor, hf: bool):
@@ -140,6 +172,12 @@ def main() -> None:
         print(f"  {name:12s} {tok_s:8.0f} tok/s   MFU {fpt * tok_s / peak:6.1%}   ({best[name]:.2f} s/step)")
     if "transformers" in best:
         print(f"  slmkit / transformers: {best['transformers'] / best['slmkit']:.2f}x")
+    floor = kernel_floor(cfg, args.batch, seq_len)
+    print(f"  kernel floor (GEMMs + SDPA alone): {tokens_per_step / floor:8.0f} tok/s   ({floor:.2f} s/step)")
+    for name in runners:
+        print(f"    {name} spends {best[name] / floor:.2f}x the floor")
+    if "transformers" in best:
+        print(f"  the most any eager model of this shape can reach: {best['transformers'] / floor:.2f}x transformers")
     print(f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 
