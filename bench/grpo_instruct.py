@@ -11,12 +11,14 @@ after per constraint and the per-token KL to the starting model.
 Example:
     python bench/grpo_instruct.py --ckpt /work/runs/ft-instruct/ckpt/instruct/best --out /tmp/grpo-bench --steps 40
     python bench/grpo_instruct.py --ckpt /work/runs/ft-instruct/ckpt/instruct/best --sft-steps 200 --steps 40
+    python bench/grpo_instruct.py --ckpt BEFORE --after AFTER --format text --heldout 1000   # re-score only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -67,17 +69,30 @@ def sft_first(ckpt: str, out: Path, steps: int, threads: int) -> str:
     return finetune_stage(cfg)["best_checkpoint"]
 
 
-def score(ckpt: str, prompts: Path, opts: GRPOOptions) -> dict:
-    """Held-out metrics of a checkpoint with the GRPO evaluation (greedy): reward, share meeting all, KL = 0 here."""
+def score(ckpt: str, prompts: Path, opts: GRPOOptions, reference: str | None = None) -> dict:
+    """Held-out metrics of a checkpoint with the GRPO evaluation (greedy): reward, share meeting all, per-prompt
+    flags, and the per-token KL to `reference` (0 without one)."""
     loaded = load_checkpoint(ckpt)
     records = [dict(json.loads(line), where=f"{prompts}:{i}") for i, line in
                enumerate(prompts.read_text().splitlines(), 1)]
     rewards = parse_rewards(CONSTRAINTS)
     prompt_set = PromptSet(records, loaded.tokenizer, opts, loaded.model.cfg.context_length - opts.max_new_tokens)
     model = GRPOModel(loaded.model, opts)
+    if reference is not None:
+        model.reference = load_checkpoint(reference).model.eval().requires_grad_(False)
     rollouts = GRPORollouts(model, loaded.tokenizer, prompt_set, rewards.score, opts, 1, 1, 0, "cpu")
-    out = rollouts.evaluate(prompt_set)
+    out = rollouts.evaluate(prompt_set, per_prompt=True)
     return {k: v for k, v in out.items() if k not in ("samples",)}
+
+
+def paired_change(before: list[bool], after: list[bool]) -> str:
+    """Prompts that newly meet every constraint vs those that stop meeting them, and the two-sided exact sign-test
+    p-value of that split (ties -- same outcome before and after -- carry no information and are dropped)."""
+    gained = sum(not b and a for b, a in zip(before, after, strict=True))
+    lost = sum(b and not a for b, a in zip(before, after, strict=True))
+    n, k = gained + lost, min(gained, lost)
+    p_value = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+    return f"prompts gained {gained}, lost {lost} (sign test p = {p_value:.2g})"
 
 
 def main() -> None:
@@ -97,6 +112,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sft-steps", type=int, default=0, help="instruction-tune on synthetic stories first")
+    parser.add_argument("--after", help="skip training: compare --ckpt with this (GRPO-trained) checkpoint")
     parser.add_argument("--format", default="alpaca", choices=["alpaca", "chat", "text"],
                         help="prompt format; text = the raw Features/Words/Summary/Story header")
     args = parser.parse_args()
@@ -110,6 +126,9 @@ def main() -> None:
     t0 = time.perf_counter()
     start = sft_first(args.ckpt, out, args.sft_steps, args.threads) if args.sft_steps else args.ckpt
     before = score(start, heldout, opts)
+    if args.after:
+        report(before, score(args.after, heldout, opts, reference=start), f"--after {args.after}", t0)
+        return
     cfg = build_config(FinetuneConfig, {}, {
         "task": "grpo", "ckpt": start, "prompts": str(train), "val_data": str(heldout), "test_size": 0,
         "run": str(out / "run"), "reward": args.reward, "grpo.max_new_tokens": args.max_new_tokens,
@@ -120,17 +139,21 @@ def main() -> None:
     summary = finetune_stage(cfg)
     after_ckpt = summary["best_checkpoint"]
     last = json.loads((Path(after_ckpt) / "trainer_state.json").read_text())["last_eval"]
-    after = score(after_ckpt, heldout, opts)
-    after["kl"] = last.get("val/kl", float("nan"))  # KL to the starting model, measured by the GRPO evaluation
-    seconds = time.perf_counter() - t0
+    after = score(after_ckpt, heldout, opts, reference=start)
+    after["kl_during_training_eval"] = last.get("val/kl", float("nan"))
+    report(before, after, f"best step {summary['best_step']}", t0)
+    (out / "result.json").write_text(json.dumps({"before": before, "after": after, "summary": summary,
+                                                 "args": vars(args)}, indent=2, default=str))
+
+
+def report(before: dict, after: dict, what: str, t0: float) -> None:
     keys = ["all_terms_met", "reward/words", "reward/features", "reward/names", "reward/length", "completion_len",
             "kl"]
     print(f"\n{'metric':<18}{'before':>9}{'after':>9}")
     for key in keys:
         print(f"{key:<18}{before.get(key, float('nan')):>9.3f}{after.get(key, float('nan')):>9.3f}")
-    print(f"held-out prompts {before['n']}, best step {summary['best_step']}, {seconds:.0f} s in all")
-    (out / "result.json").write_text(json.dumps({"before": before, "after": after, "summary": summary,
-                                                 "args": vars(args)}, indent=2, default=str))
+    print(f"held-out prompts {before['n']}: {paired_change(before['met'], after['met'])}")
+    print(f"{what}, {time.perf_counter() - t0:.0f} s in all")
 
 
 if __name__ == "__main__":

@@ -235,9 +235,10 @@ class GRPORollouts:
 
     # ---- evaluation --------------------------------------------------------------------------------------------
 
-    def evaluate(self, prompts: PromptSet) -> dict[str, Any]:
+    def evaluate(self, prompts: PromptSet, per_prompt: bool = False) -> dict[str, Any]:
         """One completion per held-out prompt: mean reward (and per term), the share with every term at 1.0,
-        completion length and the per-token KL to the reference; a few completions are printed and logged."""
+        completion length and the per-token KL to the reference; a few completions are printed and logged.
+        `per_prompt` adds "met": for each prompt whether every term was 1.0 (for paired before/after tests)."""
         self.flush_stats(self.last_step)
         params = SamplingParams(temperature=self.opts.eval_temperature)
         lm = self.model.policy
@@ -250,8 +251,8 @@ class GRPORollouts:
         mask = y != IGNORE_INDEX
         kl = k3_kl(sequence_logprobs_of(lm, x, y), sequence_logprobs_of(self.model.reference, x, y))
         n = len(texts)
-        out: dict[str, Any] = {"reward": sum(s[0] for s in scored) / n,
-                               "all_terms_met": sum(all(v == 1.0 for v in s[1].values()) for s in scored) / n,
+        met = [all(v == 1.0 for v in s[1].values()) for s in scored]
+        out: dict[str, Any] = {"reward": sum(s[0] for s in scored) / n, "all_terms_met": sum(met) / n,
                                "completion_len": sum(len(c) for c in completions) / n,
                                "kl": float((kl * mask).sum() / mask.sum().clamp(min=1))}
         for name in scored[0][1]:
@@ -265,4 +266,6 @@ class GRPORollouts:
                 f.write("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
         out["samples"] = samples
         out["n"] = n
+        if per_prompt:
+            out["met"] = met
         return out
