@@ -21,7 +21,7 @@ from safetensors.torch import load_model
 from slmkit.common.errors import InputError, MissingFileError
 from slmkit.config import from_dict
 from slmkit.model.config import ModelConfig
-from slmkit.model.quantize import QUANTIZE_CHOICES, apply_quantization
+from slmkit.model.quantize import apply_quantization
 from slmkit.model.transformer import Transformer
 from slmkit.tokenizer import Tokenizer
 
@@ -73,8 +73,6 @@ def load_checkpoint(
 ) -> LoadedCheckpoint:
     """Build the model from a checkpoint folder and load its weights and tokenizer; `quantize="int8"` converts the
     linear layers for inference (`slmkit.model.quantize`)."""
-    if quantize not in QUANTIZE_CHOICES:
-        raise InputError("quantize", found=repr(quantize), expected=f"one of {', '.join(QUANTIZE_CHOICES)}")
     ckpt_dir = resolve_checkpoint_dir(path, stage)
     model_cfg, data = read_model_config(ckpt_dir)
     tok_path = ckpt_dir / TOKENIZER_FILE

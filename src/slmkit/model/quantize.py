@@ -77,10 +77,12 @@ class Int8Linear(nn.Module):
         return self.qweight.float() * self.scales[:, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return int8_linear(x, self.qweight, self._scales_for(x), self.bias)
+        return int8_linear(x, **self.kernel_inputs(x.device))
 
-    def _scales_for(self, x: torch.Tensor) -> torch.Tensor:
-        return self.kernel_scales if x.device.type == "cpu" and _HAS_INT8_KERNEL else self.scales
+    def kernel_inputs(self, device: torch.device) -> dict[str, torch.Tensor | None]:
+        """The `int8_linear` arguments besides x for inputs on `device` (bf16 scales where the CPU kernel runs)."""
+        on_kernel = device.type == "cpu" and _HAS_INT8_KERNEL
+        return {"q": self.qweight, "scales": self.kernel_scales if on_kernel else self.scales, "bias": self.bias}
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 per-row"
@@ -113,6 +115,5 @@ def linear_function(layer: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     Example: `f = linear_function(model.lm_head); logits = f(h)`
     """
     if isinstance(layer, Int8Linear):
-        scales = layer.kernel_scales if layer.qweight.device.type == "cpu" and _HAS_INT8_KERNEL else layer.scales
-        return functools.partial(int8_linear, q=layer.qweight, scales=scales, bias=layer.bias)
+        return functools.partial(int8_linear, **layer.kernel_inputs(layer.qweight.device))
     return functools.partial(F.linear, weight=layer.weight, bias=layer.bias)
