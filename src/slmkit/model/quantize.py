@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -105,6 +106,10 @@ def apply_quantization(model: nn.Module, method: str) -> nn.Module:
     if method == "none":
         return model
     if method == "int8":
+        device = next(model.parameters()).device
+        if device.type != "cpu" or not _HAS_INT8_KERNEL:
+            warnings.warn(f"int8 weights on {device.type}: no int8 kernel there, so each matmul dequantizes its weight "
+                          "first (less memory, not faster); the speed-up is for CPU inference", stacklevel=2)
         return quantize_int8(model)
     raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {method!r}")
 
