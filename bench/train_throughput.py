@@ -152,7 +152,8 @@ def main() -> None:
     steps = {}
     for name, model in runners.items():
         model.train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
+        # fused: what `slm pretrain` uses on CPU and CUDA; both models get the same optimizer
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1, fused=True)
         steps[name] = make_step(model, optimizer, idx, hf=name == "transformers")
         for _ in range(args.warmup):
             steps[name]()

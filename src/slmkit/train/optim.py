@@ -89,7 +89,9 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig, device_type: str = "cpu"
     """AdamW (decay on matrices only), or Muon+AdamW. Each group remembers its peak lr in `initial_lr`."""
     hidden, embed, vectors = _split_params(model)
     betas = (cfg.beta1, cfg.beta2)
-    fused = device_type == "cuda"
+    # one fused kernel per step instead of foreach's chains of ops: on CPU 2.4x faster (8 vs 20 ms per step for the
+    # 12M-parameter benchmark model, docs/benchmarks.md "Training throughput")
+    fused = device_type in ("cuda", "cpu")
     if cfg.name == "muon":
         adam_groups = [
             {"params": embed, "weight_decay": cfg.weight_decay, "initial_lr": cfg.lr},
