@@ -23,7 +23,8 @@ import torch
 import yaml
 
 from slmkit.common.runs import RunDir
-from slmkit.eval.harness import evaluate_text, read_documents
+from slmkit.eval.documents import read_documents
+from slmkit.eval.harness import evaluate_text
 from slmkit.infer.load import load_checkpoint
 from slmkit.pipeline import run_stages
 
