@@ -55,6 +55,21 @@ def test_offline_mode_is_one_clear_line(tmp_path):
     assert "TinyStories-valid.txt" in line and "needs internet access" in line and "HF_HUB_OFFLINE" in line
 
 
+@pytest.mark.parametrize("port", [40493, 404, 14041])
+def test_a_port_with_404_in_it_is_not_a_missing_file(port):
+    """The hint once read "404" anywhere in the reason, so a random port such as 40493 turned "offline" into
+    "check --files"."""
+    from slmkit.data.download import _describe_failure
+
+    endpoint = f"http://127.0.0.1:{port}"
+    error = OSError(f"LocalEntryNotFoundError: cannot reach {endpoint}/api/models and outgoing traffic is disabled")
+    line = _describe_failure(DownloadConfig(files=["TinyStories-valid.txt"]), "TinyStories-valid.txt", endpoint, error)
+    assert "needs internet access" in line and "check --repo-id" not in line
+    missing = OSError("404 Client Error: Not Found for url")
+    line = _describe_failure(DownloadConfig(files=["x.txt"]), "x.txt", endpoint, missing)
+    assert "check --repo-id" in line
+
+
 class NotFoundHub(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -115,9 +116,10 @@ def _describe_failure(cfg: DownloadConfig, name: str, endpoint: str, exc: Except
         reason = reason[:160] + "..."
     if root is not exc:
         reason = f"{kind}; {reason}"
-    not_found = "404" in reason or any(
+    # an HTTP 404 anywhere in the chain; the pattern skips port numbers such as ":40493" or ":404/"
+    not_found = any(getattr(getattr(e, "response", None), "status_code", None) == 404 for e in chain) or any(
         "NotFound" in type(e).__name__ and "Local" not in type(e).__name__ for e in chain
-    )
+    ) or re.search(r"(?<![\d:])404(?!\d)", reason) is not None
     hint = "this command needs internet access to the Hugging Face hub"
     if not_found:
         hint = f"check --repo-id, --revision and --files (known files: {', '.join(TINYSTORIES_FILES)})"
