@@ -8,8 +8,8 @@ runs the matrix-vector products several times faster than fp32 `F.linear`; elsew
 the fly. Per-row int8 moves a matmul's output by ~0.7% (relative L2) and bf16 activations add ~0.3%; the quality
 cost on a trained model is measured in docs/benchmarks.md ("Decoding", bits-per-byte with and without).
 
-Embeddings, norms and MoE expert tensors stay fp32; a tied LM head gets its own int8 copy. The quantized model is
-for inference only (no gradients).
+Every `nn.Linear` is converted (attention and MLP projections, MoE experts and router, the LM head; a tied head gets
+its own int8 copy); embeddings and norms stay fp32. The quantized model is for inference only (no gradients).
 
 Example:
     model = quantize_int8(load_checkpoint("runs/quickstart").model)   # every nn.Linear -> Int8Linear
