@@ -113,3 +113,20 @@ def test_quantized_batched_decoding_equals_one_by_one():
     prompts = [list(range(1, n + 1)) for n in (3, 9, 1, 17, 5)]
     batch = generate(model, prompts, 16, GREEDY, max_batch=3)
     assert batch == [generate(model, [p], 16, GREEDY, max_batch=1)[0] for p in prompts]
+
+
+@pytest.mark.parametrize("variant", [
+    {"pos_emb": "learned", "norm": "layernorm", "mlp": "gelu", "bias": True},  # GPT-2 layout, with biases
+    {"n_experts": 4, "moe_top_k": 2},  # experts and router are nn.Linear too
+])
+def test_other_layouts_quantize_and_stay_close(variant):
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(vocab_size=97, context_length=64, n_layers=2, n_heads=4, d_model=64,
+                                    **variant)).eval()
+    idx = torch.randint(0, 97, (2, 16))
+    with torch.no_grad():
+        ref = model(idx).logits
+        quantize_int8(model)
+        out = model(idx).logits
+    assert not any(type(m) is nn.Linear for m in model.modules())
+    assert relative_error(out, ref) < 0.03
