@@ -124,7 +124,7 @@ def test_finetune_grpo_raises_a_learnable_reward(micro_checkpoint, prompts, tmp_
     torch.manual_seed(0)
     run = tmp_path / "grpo"
     assert main(_args(micro_checkpoint, prompts, run, "--max-steps", "20", "--eval-interval", "10",
-                      "--grpo.mu", "2", "--grpo.beta", "0.02")) == 0
+                      "--grpo.mu", "2", "--grpo.beta", "0.02", "--eval-at-start")) == 0
     records = read_metrics(run / "metrics_grpo.jsonl")
     steps = [r for r in records if "reward/mean" in r]
     assert [r["step"] for r in steps] == list(range(1, 21))
@@ -134,10 +134,10 @@ def test_finetune_grpo_raises_a_learnable_reward(micro_checkpoint, prompts, tmp_
     assert sum(rewards[-4:]) / 4 > sum(rewards[:4]) / 4 + 0.2, rewards
     assert steps[0]["clip_fraction"] == 0.0  # the first step on fresh rollouts: ratio 1 everywhere
     evals = [r for r in records if "val/reward" in r]
-    assert [r["step"] for r in evals] == [10, 20] and "val/kl" in evals[0]
+    assert [r["step"] for r in evals] == [0, 10, 20] and evals[0]["val/kl"] == 0.0  # step 0: the reference itself
     assert (run / "plots" / "reward_grpo.png").stat().st_size > 1000
     samples = [json.loads(line) for line in (run / "samples_grpo.jsonl").read_text().splitlines()]
-    assert len(samples) == 6 and {s["step"] for s in samples} == {10, 20} and "completion" in samples[0]
+    assert len(samples) == 9 and {s["step"] for s in samples} == {0, 10, 20} and "completion" in samples[0]
     config = json.loads((run / "ckpt" / "grpo" / "best" / "latest" / "config.json").read_text())
     assert config["finetune"]["grpo"]["reward"] == LEARNABLE and config["finetune"]["format"] == "chat"
     assert "reward" in capsys.readouterr().out

@@ -188,6 +188,17 @@ def test_early_stopping_and_best_checkpoint(micro_base, stories, tmp_path):
         "step"] == best["step"]
 
 
+def test_eval_at_start_scores_the_starting_model_once(micro_base, stories, tmp_path):
+    run = tmp_path / "start"
+    opts = {"eval_interval": 2, "eval_at_start": True, "optim.lr": 0.5, "optim.warmup_steps": 0}
+    finetune_stage(_classify_cfg(micro_base, stories, run, max_steps=2, **opts))
+    summary = finetune_stage(_classify_cfg(micro_base, stories, run, max_steps=4, resume=True, **opts))
+    evals = [r for r in read_metrics(run / "metrics_classify.jsonl") if "val/accuracy" in r]
+    assert [r["step"] for r in evals] == [0, 2, 4]  # the resumed run does not score its start again
+    best = max(evals, key=lambda r: (r["val/accuracy"], -r["step"]))
+    assert summary["best_step"] == best["step"]  # the starting model competes for the best checkpoint
+
+
 def test_bad_inputs_are_one_line_errors(micro_base, stories, tmp_path, capsys):
     bad = tmp_path / "bad.tsv"
     bad.write_text("ham\thello\nspam\n", encoding="utf-8")

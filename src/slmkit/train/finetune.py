@@ -106,6 +106,8 @@ class FinetuneConfig:
     max_steps: int | None = opt(None, "optimizer steps (default: from epochs)")
     max_minutes: float | None = opt(None, "stop after this many minutes of training-step time")
     eval_interval: int | None = opt(None, "evaluate every N steps (default: once per epoch)")
+    eval_at_start: bool = opt(False, "also evaluate the starting model before the first step (its figures in "
+                              "metrics and plots; it competes for the best checkpoint)")
     max_eval_examples: int | None = opt(None, "score at most this many validation examples per evaluation")
     patience: int | None = opt(None, "early stopping: stop after N evaluations without improvement")
     log_interval: int = opt(10, "log training metrics every N steps")
@@ -336,6 +338,7 @@ def finetune_stage(cfg: FinetuneConfig) -> dict[str, Any]:
             select_metric=f"val/{prepared.select_metric}",
             select_mode=prepared.select_mode,
             patience=cfg.patience,
+            eval_at_start=cfg.eval_at_start,
         ),
         tokens_per_step=prepared.tokens_per_micro * cfg.grad_accum,
         evaluate=val_metrics,

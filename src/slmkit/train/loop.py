@@ -86,6 +86,7 @@ class LoopSettings:
     select_metric: str = "val/loss"  # evaluation metric that picks the best checkpoint and drives early stopping
     select_mode: str = "min"  # "min" or "max": which direction of select_metric is better
     patience: int | None = None  # stop after this many evaluations without improvement (None = never)
+    eval_at_start: bool = False  # also evaluate before the first step: the starting model's figures on the curve
 
 
 @dataclass
@@ -196,8 +197,10 @@ def train(job: TrainingJob) -> TrainerState:
             reason = _budget_reached(state, s)
             stopping = _budget_agreed(reason, job.dist, interrupt.requested)
 
-            # evaluate on the interval and at the end
-            if job.evaluate and state.step > start_step and (state.step % s.eval_interval == 0 or stopping):
+            # evaluate on the interval and at the end (and before the first step of a fresh run, if asked)
+            at_start = s.eval_at_start and state.step == start_step == 0 and not stopping
+            on_interval = state.step > start_step and (state.step % s.eval_interval == 0 or stopping)
+            if job.evaluate and (at_start or on_interval):
                 metrics = job.evaluate()
                 state.last_eval = metrics
                 state.best_val_loss = min(state.best_val_loss, metrics.get("val/loss", math.inf))
