@@ -23,7 +23,7 @@ from slmkit.config import check, opt
 from slmkit.eval.documents import read_sourced_documents
 from slmkit.eval.lm import lm_report, score_tokens
 from slmkit.infer.load import load_checkpoint
-from slmkit.model.quantize import QUANTIZE_CHOICES
+from slmkit.model.quantize import Quantize
 from slmkit.tokenizer import Tokenizer
 
 
@@ -34,14 +34,13 @@ class EvalLMConfig:
     seq_len: int | None = opt(None, "window length (default: the model's context length)")
     batch_size: int = opt(8, "windows per forward pass")
     device: str = opt("auto", "auto, cpu, cuda")
-    quantize: str = opt("none", "none, or int8: score the model with int8 weights (its quality cost)")
+    quantize: Quantize = opt("none", "none, or int8: score the model with int8 weights (its quality cost)")
     out: str | None = opt(None, "also write the JSON report to this file")
 
     def __post_init__(self):
         check(self.ckpt is not None, "ckpt", self.ckpt, "a checkpoint (--ckpt DIR)")
         check(len(self.text) > 0, "text", self.text, "at least one text file (--text FILE)")
         check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
-        check(self.quantize in QUANTIZE_CHOICES, "quantize", self.quantize, f"one of {QUANTIZE_CHOICES}")
 
 
 def token_stream(docs: list[str], tokenizer: Tokenizer) -> tuple[np.ndarray, int]:

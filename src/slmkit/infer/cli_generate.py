@@ -19,7 +19,7 @@ from slmkit.infer.load import load_checkpoint
 from slmkit.infer.sampling import SamplingParams
 from slmkit.infer.speculative import SpeculativeDecoder
 from slmkit.infer.text import StreamingDecoder, TextStream, few_shot_prompt, load_examples, text_prompt_ids
-from slmkit.model.quantize import QUANTIZE_CHOICES
+from slmkit.model.quantize import Quantize
 
 SAME_TOKENIZER_PROBE = "Once upon a time, Lily and Tom found a big red ball in the park. They were happy!"
 
@@ -41,10 +41,9 @@ class SamplingOptions:
     stop: list[str] = opt(factory=list, help="stop strings: generation ends before the first one (one or more)")
     seed: int = opt(0, "sampling seed (sample i uses seed + i)")
     device: str = opt("auto", "auto, cpu, cuda")
-    quantize: str = opt("none", "none, or int8: int8 weights per output row for faster CPU inference")
+    quantize: Quantize = opt("none", "none, or int8: int8 weights per output row for faster CPU inference")
 
     def __post_init__(self):
-        check(self.quantize in QUANTIZE_CHOICES, "quantize", self.quantize, f"one of {QUANTIZE_CHOICES}")
         check(self.max_tokens >= 1, "max_tokens", self.max_tokens, ">= 1")
         self.sampling_params()  # validates every sampling field (ConfigError names the field)
 

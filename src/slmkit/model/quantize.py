@@ -20,12 +20,14 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-QUANTIZE_CHOICES = ("none", "int8")
+Quantize = Literal["none", "int8"]  # the type of the `quantize` config fields: the config layer validates it
+QUANTIZE_CHOICES = get_args(Quantize)
 _ACTIVATION_DTYPE = torch.bfloat16  # the CPU kernel's fast path; fp16 and fp32 activations run a slow fallback
 _HAS_INT8_KERNEL = hasattr(torch, "_weight_int8pack_mm")
 

@@ -18,7 +18,7 @@ from slmkit.common.device import pick_device
 from slmkit.common.log import print0
 from slmkit.config import check, opt
 from slmkit.infer.load import load_checkpoint
-from slmkit.model.quantize import QUANTIZE_CHOICES
+from slmkit.model.quantize import Quantize
 from slmkit.serve.schemas import Limits
 
 
@@ -37,7 +37,7 @@ class ServeConfig:
     max_n: int = opt(8, "most choices (n x prompts) per request")
     max_body_bytes: int = opt(1_000_000, "largest request body in bytes")
     device: str = opt("auto", "auto, cpu, cuda")
-    quantize: str = opt("none", "none, or int8: int8 weights per output row for faster CPU inference")
+    quantize: Quantize = opt("none", "none, or int8: int8 weights per output row for faster CPU inference")
     feedback_dir: str | None = opt(None, "rating view: items.jsonl in, ratings.jsonl out "
                                    "(default: <run>/feedback when the checkpoint is inside a run directory)")
 
@@ -48,7 +48,6 @@ class ServeConfig:
         for name in ("max_batch", "max_queue", "max_prompt_tokens", "max_tokens", "max_n", "max_body_bytes"):
             check(getattr(self, name) >= 1, name, getattr(self, name), ">= 1")
         check(self.timeout_s > 0, "timeout_s", self.timeout_s, "> 0")
-        check(self.quantize in QUANTIZE_CHOICES, "quantize", self.quantize, f"one of {QUANTIZE_CHOICES}")
 
     def resolved_feedback_dir(self) -> Path | None:
         if self.feedback_dir is not None:
