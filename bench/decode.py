@@ -33,7 +33,7 @@ from slmkit.config import build_config, to_dict
 from slmkit.infer.engine import Engine, TokenRequest
 from slmkit.infer.sampling import SamplingParams
 from slmkit.model import ModelConfig, Transformer
-from slmkit.model.quantize import quantize_int8
+from slmkit.model.quantize import QUANTIZE_CHOICES, quantize_int8
 from slmkit.tokenizer import Tokenizer
 
 
@@ -186,7 +186,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--stream-tokens", type=int, default=64, help="new tokens per server stream")
     parser.add_argument("--skip-server", action="store_true")
-    parser.add_argument("--server-quantize", default="none", choices=("none", "int8"), help="weights of the server")
+    parser.add_argument("--server-quantize", default="none", choices=QUANTIZE_CHOICES, help="weights of the server")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
